@@ -1,0 +1,23 @@
+#pragma once
+// Image files in and out. Inside samcli every colour image is 8-bit RGB (CV_8UC3, R first), as the
+// official SAM pipeline reads it through PIL; OpenCV's BGR order never leaves this unit.
+#include <string>
+
+#include <opencv2/core.hpp>
+
+namespace samcli {
+
+// Reads an image as 8-bit RGB, applying its EXIF orientation. Grayscale is replicated to three
+// channels, alpha is dropped, 16-bit samples are scaled to 8 bits. Throws Error naming the path
+// when the file is missing, unreadable, empty or not an image.
+cv::Mat readImageRgb(const std::string& path);
+
+// Writes a PNG without ever leaving a partial file: encodes to "<path>.tmp-<pid>" beside the target,
+// then renames. Accepts CV_8UC1 (masks), CV_16UC1 (label maps) and CV_8UC3 RGB. Creates missing
+// parent directories. Throws Error naming the path on failure.
+void writePngAtomic(const std::string& path, const cv::Mat& image);
+
+// Writes any bytes atomically with the same temp-then-rename rule (JSON, CSV, cache files).
+void writeFileAtomic(const std::string& path, const std::string& bytes);
+
+}  // namespace samcli

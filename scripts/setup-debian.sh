@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs samcli's build and test dependencies from Debian/Ubuntu packages (run as root or with sudo).
+set -euo pipefail
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# libopenblas0-openmp: without it LibTorch falls back to reference BLAS, about 25x slower.
+# python3-torch: generates the test fixture models and runs the export scripts in weights/.
+$SUDO apt-get install -y -qq --no-install-recommends \
+  build-essential cmake git ca-certificates \
+  libtorch-dev libopenblas0-openmp libopencv-dev libcli11-dev nlohmann-json3-dev catch2 \
+  python3-torch python3-numpy python3-pil >/dev/null
+echo "setup-debian: dependencies installed" >&2
