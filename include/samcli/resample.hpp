@@ -10,6 +10,7 @@ namespace samcli {
 enum class ResampleFilter { Bilinear, Bicubic };
 
 // Resizes an 8-bit image (CV_8UC1 or CV_8UC3) to `size` exactly as PIL's Image.resize(size, filter).
+// Throws Error for an empty image, another type, or a non-positive size.
 cv::Mat resizePil(const cv::Mat& src, cv::Size size, ResampleFilter filter);
 
 }  // namespace samcli

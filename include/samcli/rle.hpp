@@ -20,7 +20,8 @@ struct Rle {
 Rle encodeRle(const cv::Mat& mask);
 // Decodes to a CV_8UC1 mask with 0/255. Throws Error when the counts do not cover h*w pixels.
 cv::Mat decodeRle(const Rle& rle);
-// pycocotools' compressed string form of counts (rleToString / rleFrString).
+// pycocotools' compressed string form of counts (rleToString / rleFrString). Parsing throws Error
+// on a string pycocotools could not have produced (bad character, truncated or negative count).
 std::string rleCountsToString(const std::vector<uint32_t>& counts);
 std::vector<uint32_t> rleCountsFromString(const std::string& s);
 // Foreground pixel count, without decoding.
