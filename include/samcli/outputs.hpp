@@ -1,0 +1,74 @@
+#pragma once
+// What the tools leave on disk for one image: a folder <out>/<stem>/ holding 0.png..N-1.png (one
+// 0/255 mask per record, image size), overlay.png and masks.json. The folder is assembled under a
+// temporary name and renamed into place when complete, so an interrupted run never leaves a
+// half-written result (and an existing folder always means a finished image).
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
+
+#include "samcli/records.hpp"
+
+namespace samcli {
+
+// The output folder name for an input path: its file name without extension.
+std::string outputStem(const std::string& path);
+
+class ImageOutputDir {
+ public:
+  // Prepares <outDir>/<stem> (written under a temporary sibling name until commit()).
+  ImageOutputDir(const std::string& outDir, const std::string& stem);
+  ~ImageOutputDir();  // removes the temporary folder unless committed
+  ImageOutputDir(const ImageOutputDir&) = delete;
+  ImageOutputDir& operator=(const ImageOutputDir&) = delete;
+
+  std::string finalPath() const { return final_; }
+  std::string pathFor(const std::string& file) const;  // inside the temporary folder
+  // Writes <i>.png for every record (setting record.maskFile), decoding the RLE of records whose
+  // mask was released.
+  void writeMasks(std::vector<MaskRecord>& records);
+  void writePng(const std::string& file, const cv::Mat& image);
+  void writeText(const std::string& file, const std::string& text);
+  // Replaces any previous result for this image with the finished folder.
+  void commit();
+
+ private:
+  std::string final_;
+  std::string temp_;
+  bool committed_ = false;
+};
+
+// Colour of the i-th mask in overlays: the first is SAM.py's blue (30,144,255); the rest a fixed
+// seeded sequence, so the same mask keeps its colour between runs.
+cv::Vec3b maskColour(size_t index);
+
+// Draws masks (translucent fill + contour), their prompts (foreground points as green stars,
+// background as red, boxes as green rectangles, as SAM.py's figures) and a title strip.
+cv::Mat renderOverlay(const cv::Mat& rgb, const std::vector<const MaskRecord*>& masks, const std::string& title,
+                      bool drawPrompts = true);
+
+// Places panels side by side (heights equal), separated by a thin white gap.
+cv::Mat sideBySide(const std::vector<cv::Mat>& panels);
+
+// The per-image JSON document: {"image","width","height","masks":[records...]} plus extra fields.
+nlohmann::ordered_json imageResultJson(const std::string& imagePath, cv::Size size,
+                                       const std::vector<MaskRecord>& records);
+
+// The official scripts/amg.py metadata.csv (same header, same column formatting).
+std::string amgMetadataCsv(const std::vector<MaskRecord>& records);
+
+// SAM.py's show_anns look: masks filled with seeded random colours, largest first, alpha 0.35.
+cv::Mat renderAnnotations(const cv::Mat& rgb, const std::vector<MaskRecord>& records, uint32_t seed = 0);
+
+// One image saying which mask covers each pixel: 1 + record index (0 = none), larger masks painted
+// first so small ones stay visible. CV_8UC1, or CV_16UC1 beyond 255 masks.
+cv::Mat labelMap(const std::vector<MaskRecord>& records, cv::Size size);
+
+// Writes a float32 array as a NumPy .npy file (atomically), e.g. low-res logits for --mask-input.
+void writeNpy(const std::string& path, const cv::Mat& floats);
+// Reads a 2-D (or leading-1 3-D) little-endian float32 .npy. Throws Error naming the file.
+cv::Mat readNpy(const std::string& path);
+
+}  // namespace samcli

@@ -1,0 +1,31 @@
+#pragma once
+// Prompted segmentation as the sam-point and sam-box tools run it: predictions become records, and
+// an image's records become its output folder (masks, overlay, JSON).
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
+
+#include "samcli/predictor.hpp"
+#include "samcli/records.hpp"
+
+namespace samcli {
+
+// Throws Error naming the image when a point or box lies outside it (size = image size).
+void checkPromptInside(const Prompt& prompt, cv::Size size, const std::string& imagePath);
+
+// One record per predicted mask, carrying the prompt (original pixels) and the whole-image crop box.
+std::vector<MaskRecord> recordsFromPredictions(const Prompt& prompt, std::vector<MaskPrediction>& predictions,
+                                               cv::Size imageSize);
+
+// Writes <outDir>/<stem>/{0..N-1.png, overlay.png, masks.json}. With panelPerMask the overlay shows
+// each mask in its own panel titled "Mask i, score ..." (SAM.py's figures for multimask output);
+// otherwise all masks in one panel. `arrays` are written as float32 .npy files beside them.
+// Returns the image's JSON document.
+nlohmann::ordered_json writePromptedResult(const std::string& outDir, const std::string& imagePath,
+                                           const cv::Mat& rgb, std::vector<MaskRecord>& records, bool panelPerMask,
+                                           const std::vector<std::pair<std::string, cv::Mat>>& arrays = {});
+
+}  // namespace samcli

@@ -1,0 +1,263 @@
+#include "samcli/outputs.hpp"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <algorithm>
+#include <sstream>
+
+#include <opencv2/imgproc.hpp>
+
+#include "samcli/error.hpp"
+#include "samcli/image_io.hpp"
+#include "samcli/rle.hpp"
+
+namespace fs = std::filesystem;
+
+namespace samcli {
+
+std::string outputStem(const std::string& path) { return fs::path(path).stem().string(); }
+
+ImageOutputDir::ImageOutputDir(const std::string& outDir, const std::string& stem)
+    : final_((fs::path(outDir) / stem).string()) {
+  temp_ = (fs::path(outDir) / ("." + stem + ".tmp-" + std::to_string(::getpid()))).string();
+  std::error_code ec;
+  fs::remove_all(temp_, ec);
+  fs::create_directories(temp_, ec);
+  if (ec) throw Error("cannot create output folder '" + temp_ + "': " + ec.message());
+}
+
+ImageOutputDir::~ImageOutputDir() {
+  if (!committed_) {
+    std::error_code ec;
+    fs::remove_all(temp_, ec);
+  }
+}
+
+std::string ImageOutputDir::pathFor(const std::string& file) const { return (fs::path(temp_) / file).string(); }
+
+void ImageOutputDir::writeMasks(std::vector<MaskRecord>& records) {
+  for (size_t i = 0; i < records.size(); ++i) {
+    records[i].maskFile = std::to_string(i) + ".png";
+    writePngAtomic(pathFor(records[i].maskFile), records[i].mask.empty() ? decodeRle(records[i].rle) : records[i].mask);
+  }
+}
+
+void ImageOutputDir::writePng(const std::string& file, const cv::Mat& image) { writePngAtomic(pathFor(file), image); }
+
+void ImageOutputDir::writeText(const std::string& file, const std::string& text) {
+  writeFileAtomic(pathFor(file), text);
+}
+
+void ImageOutputDir::commit() {
+  std::error_code ec;
+  fs::remove_all(final_, ec);
+  fs::rename(temp_, final_, ec);
+  if (ec) throw Error("cannot write output folder '" + final_ + "': " + ec.message());
+  committed_ = true;
+}
+
+cv::Vec3b maskColour(size_t index) {
+  if (index == 0) return {30, 144, 255};
+  std::mt19937 rng(static_cast<uint32_t>(index) * 2654435761u);
+  std::uniform_int_distribution<int> channel(40, 255);
+  return {static_cast<uchar>(channel(rng)), static_cast<uchar>(channel(rng)), static_cast<uchar>(channel(rng))};
+}
+
+namespace {
+
+void drawStar(cv::Mat& img, cv::Point2d centre, double radius, const cv::Scalar& fill) {
+  std::vector<cv::Point> pts;
+  for (int i = 0; i < 10; ++i) {
+    const double r = (i % 2 == 0) ? radius : radius * 0.45;
+    const double a = -CV_PI / 2 + i * CV_PI / 5;
+    pts.emplace_back(cvRound(centre.x + r * std::cos(a)), cvRound(centre.y + r * std::sin(a)));
+  }
+  cv::fillPoly(img, std::vector<std::vector<cv::Point>>{pts}, fill, cv::LINE_AA);
+  cv::polylines(img, std::vector<std::vector<cv::Point>>{pts}, true, cv::Scalar(255, 255, 255),
+                std::max(1, cvRound(radius / 8)), cv::LINE_AA);
+}
+
+}  // namespace
+
+cv::Mat renderOverlay(const cv::Mat& rgb, const std::vector<const MaskRecord*>& masks, const std::string& title,
+                      bool drawPrompts) {
+  cv::Mat canvas = rgb.clone();
+  const double scale = std::max(rgb.cols, rgb.rows) / 1000.0;
+  const int thickness = std::max(1, cvRound(2 * scale));
+  // Fill first, then outlines, so a later mask's fill never hides an earlier outline.
+  for (size_t i = 0; i < masks.size(); ++i) {
+    const cv::Vec3b c = maskColour(i);
+    cv::Mat tinted(canvas.size(), CV_8UC3, cv::Scalar(c[0], c[1], c[2]));
+    cv::Mat blended;
+    cv::addWeighted(canvas, 0.4, tinted, 0.6, 0.0, blended);
+    blended.copyTo(canvas, masks[i]->mask);
+  }
+  for (size_t i = 0; i < masks.size(); ++i) {
+    std::vector<std::vector<cv::Point>> contours;
+    cv::findContours(masks[i]->mask.clone(), contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE);
+    const cv::Vec3b c = maskColour(i);
+    cv::drawContours(canvas, contours, -1, cv::Scalar(c[0] / 2, c[1] / 2, c[2] / 2), thickness, cv::LINE_AA);
+  }
+  if (drawPrompts) {
+    for (const MaskRecord* m : masks) {
+      if (m->box) {
+        cv::rectangle(canvas, cv::Point2d(m->box->x0, m->box->y0), cv::Point2d(m->box->x1, m->box->y1),
+                      cv::Scalar(0, 255, 0), thickness + 1, cv::LINE_AA);
+      }
+      for (size_t p = 0; p < m->pointCoords.size(); ++p) {
+        const bool positive = p >= m->pointLabels.size() || m->pointLabels[p] == 1;
+        drawStar(canvas, {m->pointCoords[p].x, m->pointCoords[p].y}, 14 * std::max(scale, 0.6),
+                 positive ? cv::Scalar(0, 200, 0) : cv::Scalar(220, 0, 0));
+      }
+    }
+  }
+  if (!title.empty()) {
+    const double fontScale = std::max(0.5, 0.8 * scale);
+    int baseline = 0;
+    const cv::Size text = cv::getTextSize(title, cv::FONT_HERSHEY_SIMPLEX, fontScale, thickness, &baseline);
+    const int strip = text.height + baseline + 12;
+    cv::Mat framed(canvas.rows + strip, canvas.cols, CV_8UC3, cv::Scalar(255, 255, 255));
+    canvas.copyTo(framed(cv::Rect(0, strip, canvas.cols, canvas.rows)));
+    cv::putText(framed, title, cv::Point(6, text.height + 6), cv::FONT_HERSHEY_SIMPLEX, fontScale,
+                cv::Scalar(0, 0, 0), thickness, cv::LINE_AA);
+    canvas = framed;
+  }
+  return canvas;
+}
+
+cv::Mat sideBySide(const std::vector<cv::Mat>& panels) {
+  if (panels.empty()) return {};
+  const int gap = 8;
+  int width = 0;
+  int height = 0;
+  for (const auto& p : panels) {
+    width += p.cols;
+    height = std::max(height, p.rows);
+  }
+  width += gap * static_cast<int>(panels.size() - 1);
+  cv::Mat out(height, width, CV_8UC3, cv::Scalar(255, 255, 255));
+  int x = 0;
+  for (const auto& p : panels) {
+    p.copyTo(out(cv::Rect(x, 0, p.cols, p.rows)));
+    x += p.cols + gap;
+  }
+  return out;
+}
+
+nlohmann::ordered_json imageResultJson(const std::string& imagePath, cv::Size size,
+                                       const std::vector<MaskRecord>& records) {
+  nlohmann::ordered_json j;
+  j["image"] = imagePath;
+  j["width"] = size.width;
+  j["height"] = size.height;
+  auto masks = nlohmann::ordered_json::array();
+  for (const auto& r : records) masks.push_back(recordToJson(r));
+  j["masks"] = std::move(masks);
+  return j;
+}
+
+std::string amgMetadataCsv(const std::vector<MaskRecord>& records) {
+  // Python's str() of the official values: ints as ints, floats in shortest round-trip form,
+  // which is also how nlohmann::json prints a double.
+  const auto num = [](double v) { return nlohmann::json(v).dump(); };
+  std::string csv =
+      "id,area,bbox_x0,bbox_y0,bbox_w,bbox_h,point_input_x,point_input_y,predicted_iou,stability_score,"
+      "crop_box_x0,crop_box_y0,crop_box_w,crop_box_h";
+  for (size_t i = 0; i < records.size(); ++i) {
+    const MaskRecord& r = records[i];
+    const PointXY p = r.pointCoords.empty() ? PointXY{} : r.pointCoords.front();
+    csv += "\n" + std::to_string(i) + "," + std::to_string(r.area);
+    for (int v : r.bbox) csv += "," + std::to_string(v);
+    csv += "," + num(p.x) + "," + num(p.y) + "," + num(r.predictedIou) + "," + num(r.stabilityScore);
+    for (int v : r.cropBox) csv += "," + std::to_string(v);
+  }
+  return csv;
+}
+
+namespace {
+
+std::vector<size_t> largestFirst(const std::vector<MaskRecord>& records) {
+  std::vector<size_t> order(records.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return records[a].area > records[b].area; });
+  return order;
+}
+
+cv::Mat maskOf(const MaskRecord& r) { return r.mask.empty() ? decodeRle(r.rle) : r.mask; }
+
+}  // namespace
+
+cv::Mat renderAnnotations(const cv::Mat& rgb, const std::vector<MaskRecord>& records, uint32_t seed) {
+  cv::Mat canvas = rgb.clone();
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> channel(0, 255);
+  for (size_t i : largestFirst(records)) {
+    const cv::Scalar colour(channel(rng), channel(rng), channel(rng));
+    const cv::Mat mask = maskOf(records[i]);
+    cv::Mat blended;
+    cv::addWeighted(canvas, 0.65, cv::Mat(canvas.size(), CV_8UC3, colour), 0.35, 0.0, blended);
+    blended.copyTo(canvas, mask);
+  }
+  return canvas;
+}
+
+cv::Mat labelMap(const std::vector<MaskRecord>& records, cv::Size size) {
+  const bool wide = records.size() > 255;
+  cv::Mat labels = cv::Mat::zeros(size, wide ? CV_16UC1 : CV_8UC1);
+  for (size_t i : largestFirst(records)) labels.setTo(cv::Scalar(double(i + 1)), maskOf(records[i]));
+  return labels;
+}
+
+void writeNpy(const std::string& path, const cv::Mat& floats) {
+  CV_Assert(floats.type() == CV_32FC1);
+  const cv::Mat m = floats.isContinuous() ? floats : floats.clone();
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + std::to_string(m.rows) + ", " +
+                       std::to_string(m.cols) + "), }";
+  // Version 1.0 layout: magic, version, 2-byte header length, header padded to a 64-byte boundary.
+  const size_t unpadded = 10 + header.size() + 1;
+  header.append((64 - unpadded % 64) % 64, ' ');
+  header.push_back('\n');
+  std::string bytes("\x93NUMPY\x01\x00", 8);
+  bytes.push_back(static_cast<char>(header.size() & 0xff));
+  bytes.push_back(static_cast<char>(header.size() >> 8));
+  bytes += header;
+  bytes.append(reinterpret_cast<const char*>(m.ptr<float>()), m.total() * sizeof(float));
+  writeFileAtomic(path, bytes);
+}
+
+cv::Mat readNpy(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error("cannot read '" + path + "': no such file");
+  char magic[10];
+  in.read(magic, 10);
+  if (!in || std::memcmp(magic, "\x93NUMPY", 6) != 0 || magic[6] != 1) {
+    throw Error("cannot read '" + path + "': not a NumPy .npy file (version 1)");
+  }
+  const size_t headerLen = static_cast<unsigned char>(magic[8]) | (static_cast<unsigned char>(magic[9]) << 8);
+  std::string header(headerLen, '\0');
+  in.read(header.data(), static_cast<std::streamsize>(headerLen));
+  if (header.find("'<f4'") == std::string::npos || header.find("'fortran_order': False") == std::string::npos) {
+    throw Error("cannot read '" + path + "': expected little-endian float32 in C order");
+  }
+  const auto open = header.find('(');
+  const auto close = header.find(')');
+  std::vector<int> shape;
+  std::stringstream dims(header.substr(open + 1, close - open - 1));
+  std::string d;
+  while (std::getline(dims, d, ',')) {
+    if (d.find_first_not_of(' ') != std::string::npos) shape.push_back(std::stoi(d));
+  }
+  if (shape.size() == 3 && shape[0] == 1) shape.erase(shape.begin());
+  if (shape.size() != 2) throw Error("cannot read '" + path + "': expected a 2-D array");
+  cv::Mat m(shape[0], shape[1], CV_32FC1);
+  in.read(reinterpret_cast<char*>(m.ptr<float>()), static_cast<std::streamsize>(m.total() * sizeof(float)));
+  if (!in) throw Error("cannot read '" + path + "': truncated data");
+  return m;
+}
+
+}  // namespace samcli

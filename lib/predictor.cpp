@@ -1,0 +1,106 @@
+#include "samcli/predictor.hpp"
+
+#include <cmath>
+
+#include "samcli/error.hpp"
+#include "sam_model.hpp"
+
+namespace samcli {
+
+struct Predictor::Impl {
+  std::shared_ptr<SamModel> model;
+  torch::Tensor embedding;  // [1,C,h,w]; undefined until setImage
+  cv::Size originalSize;
+  cv::Size inputSize;
+};
+
+Predictor::Predictor(std::shared_ptr<SamModel> model) : impl_(std::make_unique<Impl>()) {
+  impl_->model = std::move(model);
+}
+Predictor::~Predictor() = default;
+Predictor::Predictor(Predictor&&) noexcept = default;
+Predictor& Predictor::operator=(Predictor&&) noexcept = default;
+
+void Predictor::setImage(const cv::Mat& rgb) {
+  if (rgb.empty() || rgb.type() != CV_8UC3) throw Error("setImage expects a non-empty 8-bit RGB image");
+  impl_->originalSize = rgb.size();
+  impl_->embedding = impl_->model->encode(impl_->model->preprocess(rgb, &impl_->inputSize));
+}
+
+bool Predictor::isImageSet() const { return impl_->embedding.defined(); }
+cv::Size Predictor::originalSize() const { return impl_->originalSize; }
+cv::Size Predictor::inputSize() const { return impl_->inputSize; }
+const SamModel& Predictor::model() const { return *impl_->model; }
+
+std::vector<MaskPrediction> Predictor::predict(const Prompt& prompt, bool multimask) const {
+  return predictBatch({prompt}, multimask).front();
+}
+
+std::vector<std::vector<MaskPrediction>> Predictor::predictBatch(const std::vector<Prompt>& prompts,
+                                                                 bool multimask) const {
+  if (!isImageSet()) throw Error("an image must be set with setImage() before predicting");
+  if (prompts.empty()) return {};
+  const SamManifest& manifest = impl_->model->manifest();
+  const int imageSize = manifest.imageSize;
+  const int low = manifest.lowResMaskSize;
+  const Prompt& first = prompts.front();
+  std::vector<float> coords;
+  std::vector<float> codes;
+  std::vector<float> maskInputs;
+  for (const Prompt& p : prompts) {
+    if (p.points.size() != first.points.size() || p.box.has_value() != first.box.has_value() ||
+        p.maskInput.empty() != first.maskInput.empty()) {
+      throw Error("prompts decoded in one batch must have the same number of points, boxes and mask inputs");
+    }
+    if (p.labels.size() != p.points.size()) throw Error("every prompt point needs a label");
+    if (p.points.empty() && !p.box) throw Error("a prompt needs at least one point or a box");
+    std::vector<PointXY> resized;
+    for (const auto& pt : p.points) resized.push_back(applyCoords(pt, impl_->originalSize, imageSize));
+    std::optional<BoxXyxy> box;
+    if (p.box) box = applyBox(*p.box, impl_->originalSize, imageSize);
+    appendPromptSequence(resized, p.labels, box, coords, codes);
+    if (!p.maskInput.empty()) {
+      if (p.maskInput.type() != CV_32FC1 || p.maskInput.rows != low || p.maskInput.cols != low) {
+        throw Error("mask input must be " + std::to_string(low) + "x" + std::to_string(low) + " float logits");
+      }
+      const cv::Mat m = p.maskInput.isContinuous() ? p.maskInput : p.maskInput.clone();
+      maskInputs.insert(maskInputs.end(), m.ptr<float>(), m.ptr<float>() + low * low);
+    }
+  }
+  const auto batch = static_cast<int64_t>(prompts.size());
+  const int64_t n = static_cast<int64_t>(codes.size()) / batch;
+  const torch::Tensor coordT = torch::tensor(coords).view({batch, n, 2});
+  const torch::Tensor codeT = torch::tensor(codes).view({batch, n});
+  torch::Tensor maskT;
+  if (!maskInputs.empty()) maskT = torch::tensor(maskInputs).view({batch, 1, low, low});
+
+  const DecoderOutput out = impl_->model->decode(impl_->embedding, coordT, codeT, maskT, multimask);
+  const torch::Tensor lowCpu = out.lowResLogits.to(torch::kCPU).contiguous();
+  const torch::Tensor iouCpu = out.iouPredictions.to(torch::kCPU).contiguous();
+
+  std::vector<std::vector<MaskPrediction>> results(prompts.size());
+  for (int64_t b = 0; b < batch; ++b) {
+    // One prompt at a time: full-resolution logits of a large image are ~50 MB per mask.
+    torch::InferenceMode guard;
+    const torch::Tensor logits =
+        impl_->model->upscaleLogits(out.lowResLogits.slice(0, b, b + 1), impl_->inputSize, impl_->originalSize)[0];
+    const torch::Tensor stability = stabilityScore(logits, manifest.maskThreshold, 1.0f).to(torch::kCPU);
+    const torch::Tensor binary = logits > manifest.maskThreshold;
+    for (int64_t c = 0; c < logits.size(0); ++c) {
+      MaskPrediction pred;
+      pred.mask = tensorToMask(binary[c]);
+      pred.predictedIou = iouCpu[b][c].item<float>();
+      const float s = stability[c].item<float>();
+      pred.stabilityScore = std::isnan(s) ? 0.0f : s;
+      pred.lowResLogits = cv::Mat(low, low, CV_32FC1, lowCpu[b][c].data_ptr<float>()).clone();
+      results[static_cast<size_t>(b)].push_back(std::move(pred));
+    }
+  }
+  return results;
+}
+
+std::shared_ptr<SamModel> loadSamModel(const std::string& dir, const RuntimeOptions& runtime) {
+  return std::make_shared<SamModel>(readSamManifest(dir), runtime);
+}
+
+}  // namespace samcli

@@ -1,0 +1,84 @@
+#include "samcli/prompted.hpp"
+
+#include <cstdio>
+
+#include "samcli/error.hpp"
+#include "samcli/outputs.hpp"
+
+namespace samcli {
+namespace {
+
+bool inside(double x, double y, cv::Size size) { return x >= 0 && y >= 0 && x <= size.width && y <= size.height; }
+
+std::string formatScore(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.3f", v);
+  return buf;
+}
+
+}  // namespace
+
+void checkPromptInside(const Prompt& prompt, cv::Size size, const std::string& imagePath) {
+  const std::string dims = std::to_string(size.width) + "x" + std::to_string(size.height);
+  for (const auto& p : prompt.points) {
+    if (!inside(p.x, p.y, size)) {
+      throw Error("point " + formatScore(p.x) + "," + formatScore(p.y) + " is outside '" + imagePath + "' (" + dims + ")");
+    }
+  }
+  if (prompt.box) {
+    const BoxXyxy& b = *prompt.box;
+    if (!inside(b.x0, b.y0, size) || !inside(b.x1, b.y1, size)) {
+      throw Error("box is outside '" + imagePath + "' (" + dims + ")");
+    }
+    if (b.x1 - b.x0 < 1 || b.y1 - b.y0 < 1) {
+      throw Error("box " + formatScore(b.x0) + "," + formatScore(b.y0) + "," + formatScore(b.x1) + "," +
+                  formatScore(b.y1) + " is degenerate (needs width and height of at least 1 pixel)");
+    }
+  }
+}
+
+std::vector<MaskRecord> recordsFromPredictions(const Prompt& prompt, std::vector<MaskPrediction>& predictions,
+                                               cv::Size imageSize) {
+  std::vector<MaskRecord> records;
+  for (auto& p : predictions) {
+    MaskRecord r;
+    r.mask = p.mask;
+    measureMask(r);
+    r.predictedIou = p.predictedIou;
+    r.stabilityScore = p.stabilityScore;
+    r.pointCoords = prompt.points;
+    r.pointLabels = prompt.labels;
+    r.box = prompt.box;
+    r.cropBox = {0, 0, imageSize.width, imageSize.height};
+    records.push_back(std::move(r));
+  }
+  return records;
+}
+
+nlohmann::ordered_json writePromptedResult(const std::string& outDir, const std::string& imagePath,
+                                           const cv::Mat& rgb, std::vector<MaskRecord>& records, bool panelPerMask,
+                                           const std::vector<std::pair<std::string, cv::Mat>>& arrays) {
+  ImageOutputDir out(outDir, outputStem(imagePath));
+  out.writeMasks(records);
+  cv::Mat overlay;
+  if (panelPerMask) {
+    std::vector<cv::Mat> panels;
+    for (size_t i = 0; i < records.size(); ++i) {
+      panels.push_back(renderOverlay(rgb, {&records[i]},
+                                     "Mask " + std::to_string(i + 1) + ", score " + formatScore(records[i].predictedIou)));
+    }
+    overlay = sideBySide(panels);
+  } else {
+    std::vector<const MaskRecord*> all;
+    for (const auto& r : records) all.push_back(&r);
+    overlay = renderOverlay(rgb, all, std::to_string(records.size()) + " mask(s)");
+  }
+  out.writePng("overlay.png", overlay);
+  for (const auto& [file, array] : arrays) writeNpy(out.pathFor(file), array);
+  nlohmann::ordered_json doc = imageResultJson(imagePath, rgb.size(), records);
+  out.writeText("masks.json", dumpJson(doc));
+  out.commit();
+  return doc;
+}
+
+}  // namespace samcli

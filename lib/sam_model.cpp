@@ -1,0 +1,124 @@
+#include "sam_model.hpp"
+
+#include <filesystem>
+
+#include <torch/nn/functional.h>
+
+#include "device.hpp"
+#include "samcli/error.hpp"
+
+namespace F = torch::nn::functional;
+namespace fs = std::filesystem;
+
+namespace samcli {
+namespace {
+
+torch::jit::Module loadModule(const SamManifest& manifest, const std::string& file, torch::Device device) {
+  const std::string path = (fs::path(manifest.directory) / file).string();
+  try {
+    torch::jit::Module module = torch::jit::load(path, device);
+    module.eval();
+    return module;
+  } catch (const c10::Error& e) {
+    // LibTorch's message spans many lines of C++ context; its first line says what went wrong.
+    const std::string what = e.what_without_backtrace();
+    throw Error("cannot load TorchScript '" + path + "': " + what.substr(0, what.find('\n')));
+  }
+}
+
+}  // namespace
+
+SamModel::SamModel(SamManifest manifest, const RuntimeOptions& runtime)
+    : manifest_(std::move(manifest)), device_(selectDevice(runtime.device)) {
+  configureThreads(runtime.threads);
+  encoder_ = loadModule(manifest_, manifest_.imageEncoderFile, device_);
+  decoder_ = loadModule(manifest_, manifest_.promptDecoderFile, device_);
+  const auto opts = torch::TensorOptions().dtype(torch::kFloat32);
+  pixelMean_ = torch::tensor(std::vector<float>(manifest_.pixelMean.begin(), manifest_.pixelMean.end()), opts)
+                   .view({1, 3, 1, 1}).to(device_);
+  pixelStd_ = torch::tensor(std::vector<float>(manifest_.pixelStd.begin(), manifest_.pixelStd.end()), opts)
+                  .view({1, 3, 1, 1}).to(device_);
+}
+
+torch::Tensor SamModel::preprocess(const cv::Mat& rgb, cv::Size* inputSize) const {
+  const cv::Mat resized = resizeLongestSide(rgb, manifest_.imageSize);
+  *inputSize = resized.size();
+  torch::Tensor x = torch::from_blob(const_cast<uchar*>(resized.ptr()), {resized.rows, resized.cols, 3}, torch::kUInt8)
+                        .to(device_)
+                        .permute({2, 0, 1})
+                        .unsqueeze(0)
+                        .to(torch::kFloat32);
+  x = (x - pixelMean_) / pixelStd_;
+  const int64_t padH = manifest_.imageSize - resized.rows;
+  const int64_t padW = manifest_.imageSize - resized.cols;
+  return F::pad(x, F::PadFuncOptions({0, padW, 0, padH})).contiguous();
+}
+
+torch::Tensor SamModel::encode(const torch::Tensor& preprocessed) const {
+  torch::InferenceMode guard;
+  return encoder_.forward({preprocessed}).toTensor();
+}
+
+DecoderOutput SamModel::decode(const torch::Tensor& embedding, const torch::Tensor& coords, const torch::Tensor& labels,
+                               const torch::Tensor& maskInput, bool multimask) const {
+  torch::InferenceMode guard;
+  const int64_t batch = coords.size(0);
+  const int64_t low = manifest_.lowResMaskSize;
+  const auto fopts = torch::TensorOptions().dtype(torch::kFloat32).device(device_);
+  const bool hasMask = maskInput.defined();
+  const torch::Tensor mask = hasMask ? maskInput.to(device_) : torch::zeros({batch, 1, low, low}, fopts);
+  const torch::Tensor hasMaskFlag = torch::full({1}, hasMask ? 1.0f : 0.0f, fopts);
+  const auto out = decoder_.forward({embedding, coords.to(device_), labels.to(device_), mask, hasMaskFlag}).toTuple();
+  torch::Tensor masks = out->elements()[0].toTensor();
+  torch::Tensor iou = out->elements()[1].toTensor();
+  // The decoder returns all four outputs; the official MaskDecoder keeps 1..3 for multimask output
+  // and output 0 otherwise.
+  using torch::indexing::None;
+  using torch::indexing::Slice;
+  if (multimask) return {masks.index({Slice(), Slice(1, None)}), iou.index({Slice(), Slice(1, None)})};
+  return {masks.index({Slice(), Slice(0, 1)}), iou.index({Slice(), Slice(0, 1)})};
+}
+
+torch::Tensor SamModel::upscaleLogits(const torch::Tensor& lowRes, cv::Size inputSize, cv::Size originalSize) const {
+  torch::InferenceMode guard;
+  using torch::indexing::Slice;
+  const auto bilinear = [](const torch::Tensor& x, int64_t h, int64_t w) {
+    return F::interpolate(x, F::InterpolateFuncOptions()
+                                 .size(std::vector<int64_t>{h, w})
+                                 .mode(torch::kBilinear)
+                                 .align_corners(false));
+  };
+  torch::Tensor x = bilinear(lowRes, manifest_.imageSize, manifest_.imageSize);
+  x = x.index({"...", Slice(0, inputSize.height), Slice(0, inputSize.width)});
+  return bilinear(x, originalSize.height, originalSize.width);
+}
+
+void appendPromptSequence(const std::vector<PointXY>& points, const std::vector<int>& labels,
+                          const std::optional<BoxXyxy>& box, std::vector<float>& coords, std::vector<float>& codes) {
+  for (size_t i = 0; i < points.size(); ++i) {
+    coords.push_back(static_cast<float>(points[i].x));
+    coords.push_back(static_cast<float>(points[i].y));
+    codes.push_back(static_cast<float>(labels[i]));
+  }
+  if (box) {
+    coords.insert(coords.end(), {static_cast<float>(box->x0), static_cast<float>(box->y0),
+                                 static_cast<float>(box->x1), static_cast<float>(box->y1)});
+    codes.insert(codes.end(), {2.0f, 3.0f});
+  } else {
+    coords.insert(coords.end(), {0.0f, 0.0f});
+    codes.push_back(-1.0f);
+  }
+}
+
+torch::Tensor stabilityScore(const torch::Tensor& logits, float threshold, float offset) {
+  const auto intersections = (logits > (threshold + offset)).sum({-1, -2}, false, torch::kInt64);
+  const auto unions = (logits > (threshold - offset)).sum({-1, -2}, false, torch::kInt64);
+  return intersections.to(torch::kFloat32) / unions.to(torch::kFloat32);
+}
+
+cv::Mat tensorToMask(const torch::Tensor& mask) {
+  const torch::Tensor u8 = (mask.to(torch::kCPU).to(torch::kUInt8) * 255).contiguous();
+  return cv::Mat(static_cast<int>(u8.size(0)), static_cast<int>(u8.size(1)), CV_8UC1, u8.data_ptr<uint8_t>()).clone();
+}
+
+}  // namespace samcli

@@ -1,0 +1,69 @@
+#pragma once
+// A loaded SAM model: the two TorchScript modules of a model directory, its manifest and the device
+// they run on, with the tensor-level steps of SamPredictor (preprocess, encode, decode, upscale).
+// Library-internal (includes torch); the predictor, the automatic generator and the semantic
+// pooling all build on it.
+#include <optional>
+#include <vector>
+
+#include <torch/script.h>
+
+#include <opencv2/core.hpp>
+
+#include "samcli/geometry.hpp"
+#include "samcli/model.hpp"
+
+namespace samcli {
+
+struct DecoderOutput {
+  torch::Tensor lowResLogits;   // [B, C, L, L] float, C = 3 (multimask) or 1
+  torch::Tensor iouPredictions; // [B, C] float
+};
+
+class SamModel {
+ public:
+  SamModel(SamManifest manifest, const RuntimeOptions& runtime);
+
+  const SamManifest& manifest() const { return manifest_; }
+  torch::Device device() const { return device_; }
+
+  // Official preprocessing: resize the longest side to imageSize (PIL bilinear), normalise with the
+  // manifest's mean/std, pad bottom/right with zeros. Returns [1,3,S,S] on the model's device and the
+  // resized (unpadded) size.
+  torch::Tensor preprocess(const cv::Mat& rgb, cv::Size* inputSize) const;
+  // Image encoder on a preprocessed input: [1,C,h,w] embedding (manifest.embeddingShape).
+  torch::Tensor encode(const torch::Tensor& preprocessed) const;
+
+  // Decodes prompts already in the resized frame. coords [B,N,2], labels [B,N] with the codes of
+  // docs/model-format.md (1 fg, 0 bg, -1 padding, 2/3 box corners). maskInput: [B,1,L,L] or
+  // undefined.
+  DecoderOutput decode(const torch::Tensor& embedding, const torch::Tensor& coords, const torch::Tensor& labels,
+                       const torch::Tensor& maskInput, bool multimask) const;
+
+  // Official postprocess_masks: bilinear upscale of low-res logits to the padded SxS frame, crop
+  // to inputSize, bilinear resize to originalSize. [B,C,L,L] -> [B,C,H,W] float logits.
+  torch::Tensor upscaleLogits(const torch::Tensor& lowRes, cv::Size inputSize, cv::Size originalSize) const;
+
+ private:
+  SamManifest manifest_;
+  torch::Device device_;
+  mutable torch::jit::Module encoder_;
+  mutable torch::jit::Module decoder_;
+  torch::Tensor pixelMean_;  // [1,3,1,1]
+  torch::Tensor pixelStd_;
+};
+
+// Appends the official prompt encoding of one prompt (points in the resized frame) to coords/labels:
+// the points, then the two box corners (labels 2, 3) or, without a box, a padding point (label -1).
+void appendPromptSequence(const std::vector<PointXY>& points, const std::vector<int>& labels,
+                          const std::optional<BoxXyxy>& box, std::vector<float>& coords, std::vector<float>& codes);
+
+// Official calculate_stability_score: IoU between the masks thresholded at threshold+offset and
+// threshold-offset, over the last two dimensions. [...,H,W] -> [...]. An empty union gives NaN, as
+// the official division does, so that it never passes a threshold.
+torch::Tensor stabilityScore(const torch::Tensor& logits, float threshold, float offset);
+
+// Converts a [H,W] bool/uint8 tensor to a CV_8UC1 0/255 mask (copied to the CPU).
+cv::Mat tensorToMask(const torch::Tensor& mask);
+
+}  // namespace samcli
