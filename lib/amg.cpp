@@ -1,0 +1,391 @@
+#include "samcli/amg.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "sam_model.hpp"
+#include "samcli/error.hpp"
+#include "samcli/mask_utils.hpp"
+#include "samcli/rle.hpp"
+
+namespace samcli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double secondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Candidates kept so far as parallel columns (the official MaskData): every stage filters or
+// appends rows, so each stays a few lines. Boxes are XYXY with inclusive maxima, as
+// batched_mask_to_box gives them.
+struct MaskCandidates {
+  std::vector<Rle> rles;
+  std::vector<BoxXyxy> boxes;
+  std::vector<float> iouPreds;
+  std::vector<float> stability;
+  std::vector<PointXY> points;
+  std::vector<std::array<int, 4>> cropBoxes;
+
+  size_t size() const { return rles.size(); }
+
+  // Keeps the rows in `indices`, in that order (NMS returns them best first).
+  void keep(const std::vector<int>& indices) {
+    MaskCandidates kept;
+    for (int i : indices) kept.pushRow(*this, static_cast<size_t>(i));
+    *this = std::move(kept);
+  }
+
+  void append(MaskCandidates&& other) {
+    for (size_t i = 0; i < other.size(); ++i) pushRow(other, i);
+  }
+
+ private:
+  void pushRow(MaskCandidates& from, size_t i) {
+    rles.push_back(std::move(from.rles[i]));
+    boxes.push_back(from.boxes[i]);
+    iouPreds.push_back(from.iouPreds[i]);
+    stability.push_back(from.stability[i]);
+    points.push_back(from.points[i]);
+    cropBoxes.push_back(from.cropBoxes[i]);
+  }
+};
+
+BoxXyxy inclusiveBox(const cv::Mat& mask) {
+  const auto b = maskBboxXywh(mask);
+  return {double(b[0]), double(b[1]), double(b[0] + b[2]), double(b[1] + b[3])};
+}
+
+// Official is_box_near_crop_edge: a box (crop frame) within 20 px of a crop edge that is not also
+// an image edge was cut by the crop, so its mask is incomplete.
+bool isBoxNearCropEdge(const BoxXyxy& box, const std::array<int, 4>& crop, cv::Size image) {
+  const float b[4] = {float(box.x0 + crop[0]), float(box.y0 + crop[1]), float(box.x1 + crop[0]), float(box.y1 + crop[1])};
+  const float c[4] = {float(crop[0]), float(crop[1]), float(crop[2]), float(crop[3])};
+  const float o[4] = {0.0f, 0.0f, float(image.width), float(image.height)};
+  for (int k = 0; k < 4; ++k) {
+    if (std::abs(b[k] - c[k]) <= 20.0f && !(std::abs(b[k] - o[k]) <= 20.0f)) return true;
+  }
+  return false;
+}
+
+// RLE of a crop-frame mask placed into the full image (official uncrop_masks + mask_to_rle).
+Rle encodeUncropped(const cv::Mat& cropMask, const std::array<int, 4>& crop, cv::Size image) {
+  if (crop[0] == 0 && crop[1] == 0 && crop[2] == image.width && crop[3] == image.height) return encodeRle(cropMask);
+  cv::Mat full = cv::Mat::zeros(image, CV_8UC1);
+  cropMask.copyTo(full(cv::Rect(crop[0], crop[1], cropMask.cols, cropMask.rows)));
+  return encodeRle(full);
+}
+
+struct CropContext {
+  torch::Tensor embedding;
+  cv::Size cropSize;
+  cv::Size inputSize;
+  std::array<int, 4> cropBox;
+  cv::Size imageSize;
+};
+
+// Upscaling is done this many candidates at a time: a 4000x3000 crop costs 48 MB of logits per
+// candidate, so memory stays bounded whatever --points-per-batch is.
+constexpr int64_t kUpscaleChunk = 8;
+
+MaskCandidates processBatch(const SamModel& model, const AmgOptions& o, const CropContext& crop,
+                            const std::vector<PointXY>& points, AmgTimings& t) {
+  const SamManifest& m = model.manifest();
+  std::vector<float> coords;
+  std::vector<float> codes;
+  for (const auto& p : points) {
+    appendPromptSequence({applyCoords(p, crop.cropSize, m.imageSize)}, {1}, std::nullopt, coords, codes);
+  }
+  const auto batch = static_cast<int64_t>(points.size());
+  auto start = Clock::now();
+  const DecoderOutput out = model.decode(crop.embedding, torch::tensor(coords).view({batch, 2, 2}),
+                                         torch::tensor(codes).view({batch, 2}), torch::Tensor(), true);
+  const torch::Tensor lowRes = out.lowResLogits.flatten(0, 1);  // [3B, L, L], point-major like the official
+  const torch::Tensor iou = out.iouPredictions.flatten(0, 1).to(torch::kCPU).contiguous();
+  const int64_t perPoint = out.lowResLogits.size(1);
+  t.decoderSeconds += secondsSince(start);
+  start = Clock::now();
+  t.candidates += static_cast<int>(iou.size(0));
+
+  // Filter by predicted IoU before any upscaling: the official generator upscales every candidate.
+  std::vector<int64_t> survivors;
+  const float* iouData = iou.data_ptr<float>();
+  for (int64_t i = 0; i < iou.size(0); ++i) {
+    if (o.predIouThresh <= 0.0 || iouData[i] > o.predIouThresh) survivors.push_back(i);
+  }
+  t.upscaled += static_cast<int>(survivors.size());
+
+  MaskCandidates data;
+  torch::InferenceMode guard;
+  for (size_t first = 0; first < survivors.size(); first += kUpscaleChunk) {
+    const size_t last = std::min(survivors.size(), first + kUpscaleChunk);
+    const std::vector<int64_t> chunk(survivors.begin() + first, survivors.begin() + last);
+    const torch::Tensor index = torch::tensor(chunk).to(lowRes.device());
+    const torch::Tensor logits =
+        model.upscaleLogits(lowRes.index_select(0, index).unsqueeze(1), crop.inputSize, crop.cropSize).squeeze(1);
+    const torch::Tensor stability = stabilityScore(logits, m.maskThreshold, float(o.stabilityScoreOffset)).to(torch::kCPU);
+    const torch::Tensor binary = (logits > m.maskThreshold).to(torch::kUInt8).to(torch::kCPU).contiguous();
+    for (size_t k = 0; k < chunk.size(); ++k) {
+      const float s = stability[int64_t(k)].item<float>();
+      // NaN (empty union) fails like the official comparison does.
+      if (o.stabilityScoreThresh > 0.0 && !(s >= o.stabilityScoreThresh)) continue;
+      const cv::Mat mask(crop.cropSize, CV_8UC1, binary[int64_t(k)].data_ptr<uint8_t>());
+      const BoxXyxy box = inclusiveBox(mask);
+      if (isBoxNearCropEdge(box, crop.cropBox, crop.imageSize)) continue;
+      data.rles.push_back(encodeUncropped(mask, crop.cropBox, crop.imageSize));
+      data.boxes.push_back(box);
+      data.iouPreds.push_back(iouData[chunk[k]]);
+      data.stability.push_back(s);
+      data.points.push_back(points[size_t(chunk[k] / perPoint)]);
+      data.cropBoxes.push_back(crop.cropBox);
+    }
+  }
+  t.postprocessSeconds += secondsSince(start);
+  return data;
+}
+
+void copyEmbedding(const torch::Tensor& embedding, cv::Size inputSize, int paddedSize, ImageEmbedding& out) {
+  const torch::Tensor cpu = embedding.to(torch::kCPU).contiguous();
+  out.channels = int(cpu.size(1));
+  out.height = int(cpu.size(2));
+  out.width = int(cpu.size(3));
+  out.data.assign(cpu.data_ptr<float>(), cpu.data_ptr<float>() + cpu.numel());
+  out.inputSize = inputSize;
+  out.paddedSize = paddedSize;
+}
+
+// Official postprocess_small_regions: fill small holes, drop small islands, then NMS preferring
+// masks that did not need either.
+void removeSmallRegionsAndDuplicates(MaskCandidates& data, int minArea, double nmsThresh) {
+  if (data.size() == 0) return;
+  std::vector<float> scores;
+  std::vector<BoxXyxy> boxes;
+  std::vector<Rle> changedRles(data.size());
+  for (size_t i = 0; i < data.size(); ++i) {
+    auto [filled, holesChanged] = removeSmallRegions(decodeRle(data.rles[i]), minArea, SmallRegionMode::Holes);
+    auto [cleaned, islandsChanged] = removeSmallRegions(filled, minArea, SmallRegionMode::Islands);
+    const bool unchanged = !holesChanged && !islandsChanged;
+    scores.push_back(unchanged ? 1.0f : 0.0f);
+    boxes.push_back(inclusiveBox(cleaned));
+    if (!unchanged) changedRles[i] = encodeRle(cleaned);
+  }
+  const std::vector<int> keep = nmsBoxes(boxes, scores, nmsThresh);
+  for (int i : keep) {
+    if (scores[size_t(i)] == 0.0f) {
+      data.rles[size_t(i)] = std::move(changedRles[size_t(i)]);
+      data.boxes[size_t(i)] = boxes[size_t(i)];
+    }
+  }
+  data.keep(keep);
+}
+
+}  // namespace
+
+AmgOptions amgPreset(const std::string& name) {
+  AmgOptions o;
+  if (name == "default") return o;
+  if (name == "fast") {
+    o.pointsPerSide = 16;
+    return o;
+  }
+  if (name == "fine") {
+    o.cropNLayers = 1;
+    o.cropNPointsDownscaleFactor = 2;
+    o.minMaskRegionArea = 100;
+    return o;
+  }
+  if (name == "sam-py") {
+    o.pointsPerSide = 10;
+    o.predIouThresh = 0.995;
+    o.stabilityScoreThresh = 0.95;
+    o.cropNLayers = 1;
+    o.cropNPointsDownscaleFactor = 2;
+    o.minMaskRegionArea = 100;
+    return o;
+  }
+  throw Error("unknown --preset '" + name + "' (expected fast, default, fine or sam-py)");
+}
+
+void validateAmgOptions(const AmgOptions& o) {
+  const auto require = [](bool ok, const std::string& message) {
+    if (!ok) throw Error(message);
+  };
+  const auto unit = [&](double v, const char* name) {
+    require(v >= 0.0 && v <= 1.0, std::string(name) + " must be between 0 and 1 (got " + std::to_string(v) + ")");
+  };
+  if (o.pointGrids.empty()) require(o.pointsPerSide >= 1, "--points-per-side must be at least 1");
+  require(o.pointsPerBatch >= 1, "--points-per-batch must be at least 1");
+  unit(o.predIouThresh, "--pred-iou-thresh");
+  unit(o.stabilityScoreThresh, "--stability-score-thresh");
+  require(o.stabilityScoreOffset >= 0.0, "--stability-score-offset must not be negative");
+  unit(o.boxNmsThresh, "--box-nms-thresh");
+  unit(o.cropNmsThresh, "--crop-nms-thresh");
+  require(o.cropNLayers >= 0, "--crop-n-layers must not be negative");
+  require(o.cropOverlapRatio >= 0.0 && o.cropOverlapRatio < 1.0, "--crop-overlap-ratio must be in [0, 1)");
+  require(o.cropNPointsDownscaleFactor >= 1, "--crop-n-points-downscale-factor must be at least 1");
+  require(o.minMaskRegionArea >= 0, "--min-mask-region-area must not be negative");
+  if (!o.pointGrids.empty()) {
+    require(o.pointGrids.size() >= size_t(o.cropNLayers) + 1,
+            "--point-grids has " + std::to_string(o.pointGrids.size()) + " grid(s) but --crop-n-layers " +
+                std::to_string(o.cropNLayers) + " needs " + std::to_string(o.cropNLayers + 1));
+  } else {
+    for (int i = 0; i <= o.cropNLayers; ++i) {
+      require(int(o.pointsPerSide / std::pow(o.cropNPointsDownscaleFactor, i)) >= 1,
+              "--crop-n-points-downscale-factor leaves no points in crop layer " + std::to_string(i));
+    }
+  }
+}
+
+std::vector<std::vector<PointXY>> readPointGrids(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw Error("cannot read point grids '" + path + "': no such file");
+  std::vector<std::vector<PointXY>> grids;
+  try {
+    const nlohmann::json j = nlohmann::json::parse(in);
+    for (const auto& layer : j) {
+      std::vector<PointXY> grid;
+      for (const auto& p : layer) {
+        const double x = p.at(0).get<double>();
+        const double y = p.at(1).get<double>();
+        if (p.size() != 2 || x < 0 || x > 1 || y < 0 || y > 1) throw Error("");
+        grid.push_back({x, y});
+      }
+      if (grid.empty()) throw Error("");
+      grids.push_back(std::move(grid));
+    }
+  } catch (const std::exception&) {
+    throw Error("invalid point grids '" + path + "' (expected JSON [[[x,y],...], ...] per crop layer, x,y in [0,1])");
+  }
+  if (grids.empty()) throw Error("invalid point grids '" + path + "': no grid");
+  return grids;
+}
+
+std::vector<PointXY> buildPointGrid(int n) {
+  // numpy.linspace(offset, 1 - offset, n): start + i * step, with the last value exactly the stop.
+  const double offset = 1.0 / (2.0 * n);
+  std::vector<double> side(static_cast<size_t>(n));
+  const double step = n > 1 ? ((1.0 - offset) - offset) / (n - 1) : 0.0;
+  for (int i = 0; i < n; ++i) side[size_t(i)] = i * step + offset;
+  if (n > 1) side.back() = 1.0 - offset;
+  std::vector<PointXY> points;
+  for (int yi = 0; yi < n; ++yi) {
+    for (int xi = 0; xi < n; ++xi) points.push_back({side[size_t(xi)], side[size_t(yi)]});
+  }
+  return points;
+}
+
+std::vector<std::vector<PointXY>> buildAllLayerPointGrids(int nPerSide, int nLayers, int scalePerLayer) {
+  std::vector<std::vector<PointXY>> grids;
+  for (int i = 0; i <= nLayers; ++i) grids.push_back(buildPointGrid(int(nPerSide / std::pow(scalePerLayer, i))));
+  return grids;
+}
+
+std::vector<CropBox> generateCropBoxes(cv::Size image, int nLayers, double overlapRatio) {
+  std::vector<CropBox> crops{{{0, 0, image.width, image.height}, 0}};
+  const int shortSide = std::min(image.width, image.height);
+  const auto cropLen = [](int origLen, int nCrops, int overlap) {
+    return int(std::ceil((double(overlap) * (nCrops - 1) + origLen) / nCrops));
+  };
+  for (int layer = 0; layer < nLayers; ++layer) {
+    const int perSide = 1 << (layer + 1);
+    const int overlap = int(overlapRatio * shortSide * (2.0 / perSide));
+    const int cropW = cropLen(image.width, perSide, overlap);
+    const int cropH = cropLen(image.height, perSide, overlap);
+    // Official order: itertools.product(x0s, y0s), so x is the outer loop.
+    for (int xi = 0; xi < perSide; ++xi) {
+      for (int yi = 0; yi < perSide; ++yi) {
+        const int x0 = (cropW - overlap) * xi;
+        const int y0 = (cropH - overlap) * yi;
+        crops.push_back({{x0, y0, std::min(x0 + cropW, image.width), std::min(y0 + cropH, image.height)}, layer + 1});
+      }
+    }
+  }
+  return crops;
+}
+
+AutomaticMaskGenerator::AutomaticMaskGenerator(std::shared_ptr<SamModel> model, AmgOptions options)
+    : model_(std::move(model)), options_(std::move(options)) {
+  validateAmgOptions(options_);
+}
+
+std::vector<MaskRecord> AutomaticMaskGenerator::generate(const cv::Mat& rgb, AmgTimings* timings,
+                                                         ImageEmbedding* wholeImageEmbedding) const {
+  const AmgOptions& o = options_;
+  AmgTimings local;
+  AmgTimings& t = timings ? *timings : local;
+  const cv::Size imageSize = rgb.size();
+  const auto grids = o.pointGrids.empty()
+                         ? buildAllLayerPointGrids(o.pointsPerSide, o.cropNLayers, o.cropNPointsDownscaleFactor)
+                         : o.pointGrids;
+  const std::vector<CropBox> crops = generateCropBoxes(imageSize, o.cropNLayers, o.cropOverlapRatio);
+
+  MaskCandidates data;
+  for (const CropBox& crop : crops) {
+    const auto& b = crop.xyxy;
+    CropContext ctx;
+    ctx.cropBox = b;
+    ctx.imageSize = imageSize;
+    const cv::Mat cropped = rgb(cv::Rect(b[0], b[1], b[2] - b[0], b[3] - b[1])).clone();
+    ctx.cropSize = cropped.size();
+    auto start = Clock::now();
+    ctx.embedding = model_->encode(model_->preprocess(cropped, &ctx.inputSize));
+    t.encoderSeconds += secondsSince(start);
+    if (wholeImageEmbedding && crop.layer == 0) {
+      copyEmbedding(ctx.embedding, ctx.inputSize, model_->manifest().imageSize, *wholeImageEmbedding);
+    }
+
+    // Grid points scaled to this crop's pixels (official: grid * [w, h]).
+    std::vector<PointXY> points;
+    for (const auto& g : grids[size_t(crop.layer)]) points.push_back({g.x * ctx.cropSize.width, g.y * ctx.cropSize.height});
+    MaskCandidates cropData;
+    for (size_t first = 0; first < points.size(); first += size_t(o.pointsPerBatch)) {
+      const size_t last = std::min(points.size(), first + size_t(o.pointsPerBatch));
+      cropData.append(processBatch(*model_, o, ctx, {points.begin() + first, points.begin() + last}, t));
+    }
+    start = Clock::now();
+    // Remove duplicates within this crop, then return to the image frame.
+    cropData.keep(nmsBoxes(cropData.boxes, cropData.iouPreds, o.boxNmsThresh));
+    for (size_t i = 0; i < cropData.size(); ++i) {
+      BoxXyxy& box = cropData.boxes[i];
+      box = {box.x0 + b[0], box.y0 + b[1], box.x1 + b[0], box.y1 + b[1]};
+      cropData.points[i] = {cropData.points[i].x + b[0], cropData.points[i].y + b[1]};
+    }
+    data.append(std::move(cropData));
+    t.postprocessSeconds += secondsSince(start);
+  }
+
+  const auto start = Clock::now();
+  if (crops.size() > 1) {
+    // Prefer masks from smaller crops.
+    std::vector<float> scores;
+    for (const auto& c : data.cropBoxes) scores.push_back(1.0f / float((c[2] - c[0]) * (c[3] - c[1])));
+    data.keep(nmsBoxes(data.boxes, scores, o.cropNmsThresh));
+  }
+  if (o.minMaskRegionArea > 0) {
+    removeSmallRegionsAndDuplicates(data, o.minMaskRegionArea, std::max(o.boxNmsThresh, o.cropNmsThresh));
+  }
+
+  std::vector<MaskRecord> records;
+  for (size_t i = 0; i < data.size(); ++i) {
+    MaskRecord r;
+    r.rle = std::move(data.rles[i]);
+    r.area = rleArea(r.rle);
+    const BoxXyxy& box = data.boxes[i];
+    r.bbox = {int(box.x0), int(box.y0), int(box.x1 - box.x0), int(box.y1 - box.y0)};
+    r.predictedIou = data.iouPreds[i];
+    r.stabilityScore = data.stability[i];
+    r.pointCoords = {data.points[i]};
+    const auto& c = data.cropBoxes[i];
+    r.cropBox = {c[0], c[1], c[2] - c[0], c[3] - c[1]};
+    records.push_back(std::move(r));
+  }
+  t.postprocessSeconds += secondsSince(start);
+  return records;
+}
+
+}  // namespace samcli
