@@ -1,0 +1,77 @@
+#!/usr/bin/python3
+"""Parity of sam-point / sam-box with the official SamPredictor.
+
+Runs the built tools on the reference photographs with the prompts recorded in
+../shared/reference/out/<image>/predictor.json (made by the official code, see that folder's
+README) and checks every mask (IoU >= 0.99) and score (|diff| <= 1e-3).
+
+  SAMCLI_PARITY_MODEL=<model dir exported from the stand-in checkpoint by weights/export_sam.py> \
+  SAMCLI_BIN_DIR=build/apps /usr/bin/python3 tests/parity/compare_predictor.py [image ...]
+
+Exits 77 (CTest's "skipped") when SAMCLI_PARITY_MODEL or the reference folder is missing.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+from samcli_e2e import iou, rle_decode  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REFERENCE = os.environ.get("SAMCLI_SHARED_DIR", os.path.join(HERE, "..", "..", "..", "shared")) + "/reference"
+SKIP = 77
+
+
+def tool_args(prompt):
+    inp = prompt["input"]
+    pts, labels, box = inp["point_coords"], inp["point_labels"], inp["box_xyxy"]
+    if box is None:
+        spec = ";".join("%g,%g,%d" % (x, y, l) for (x, y), l in zip(pts, labels))
+        return ["sam-point", "--points", spec, "--multimask" if inp["multimask_output"] else "--single"]
+    args = ["sam-box", "--box", ",".join("%g" % v for v in box)]
+    for (x, y), l in zip(pts or [], labels or []):
+        args += ["--point" if l == 1 else "--neg", "%g,%g" % (x, y)]
+    return args + (["--multimask"] if inp["multimask_output"] else [])
+
+
+def main():
+    model = os.environ.get("SAMCLI_PARITY_MODEL")
+    if not model or not os.path.isdir(REFERENCE):
+        print("skipped: set SAMCLI_PARITY_MODEL to a stand-in export (and keep ../shared/reference)")
+        return SKIP
+    bin_dir = os.environ.get("SAMCLI_BIN_DIR", os.path.join(HERE, "..", "..", "build", "apps"))
+    images = sys.argv[1:] or sorted(os.listdir(os.path.join(REFERENCE, "out")))
+    worst_iou, worst_score, failures = 1.0, 0.0, 0
+    for name in images:
+        ref = json.load(open(os.path.join(REFERENCE, "out", name, "predictor.json")))
+        image = os.path.join(REFERENCE, "images", name + ".png")
+        for prompt in ref["prompts"]:
+            with tempfile.TemporaryDirectory() as tmp:
+                tool, *args = tool_args(prompt)
+                proc = subprocess.run([os.path.join(bin_dir, tool), image, "--model", model, "-o", tmp, "--json", "-",
+                                       "--quiet", *args], capture_output=True, text=True)
+                if proc.returncode != 0:
+                    print("FAIL %s/%s: %s" % (name, prompt["name"], proc.stderr.strip()))
+                    failures += 1
+                    continue
+                ours = json.loads(proc.stdout)[0]["masks"]
+            if len(ours) != len(prompt["masks"]):
+                print("FAIL %s/%s: %d masks, official %d" % (name, prompt["name"], len(ours), len(prompt["masks"])))
+                failures += 1
+                continue
+            for i, (mine, theirs) in enumerate(zip(ours, prompt["masks"])):
+                m_iou = iou(rle_decode(mine["segmentation"]), rle_decode(theirs["rle"]))
+                d_score = abs(mine["predicted_iou"] - prompt["scores"][i])
+                worst_iou, worst_score = min(worst_iou, m_iou), max(worst_score, d_score)
+                ok = m_iou >= 0.99 and d_score <= 1e-3
+                failures += not ok
+                print("%s %s/%s mask %d: IoU %.6f, score diff %.2e, area %d vs %d" % (
+                    "ok  " if ok else "FAIL", name, prompt["name"], i, m_iou, d_score, mine["area"], theirs["area"]))
+    print("worst mask IoU %.6f, worst score diff %.2e, %d failure(s)" % (worst_iou, worst_score, failures))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
