@@ -1,0 +1,460 @@
+#!/usr/bin/python3
+"""Export an official Segment Anything checkpoint to a samcli model directory.
+
+    /usr/bin/python3 weights/export_sam.py --model-type vit_b \\
+        --checkpoint sam_vit_b_01ec64.pth --out weights/sam_vit_b
+
+The directory follows docs/model-format.md:
+
+  manifest.json       format "samcli-sam" v1, preprocessing constants read from the model
+  image_encoder.pt    TorchScript: x [1,3,S,S] normalised + zero-padded -> embedding [1,C,H,W]
+  prompt_decoder.pt   TorchScript: (image_embeddings [1,C,H,W], point_coords [B,N,2],
+                      point_labels [B,N], mask_input [B,1,M,M], has_mask_input [1])
+                      -> (low_res_masks [B,4,M,M], iou_predictions [B,4])
+
+(S=1024, C=256, H=W=64, M=256 for every official SAM.)
+
+The model is built with Meta's `segment_anything` package (sam_model_registry); it is imported,
+never copied. Set SAM_REPO to a checkout of facebookresearch/segment-anything to use it without
+installing it. Packages that copy its API (same sam_model_registry, same Sam class with
+image_encoder / prompt_encoder / mask_decoder), such as MobileSAM's `mobile_sam`, are exported with
+--package mobile_sam --model-type vit_t (docs/model-format.md). Export with the PyTorch version whose LibTorch will run the files (Debian:
+python3-torch and libtorch-dev, both 1.13): TorchScript archives are not reliably readable by an
+older LibTorch.
+
+After tracing, both modules are run again and compared with the eager official modules
+(prompt decoder: several batch sizes B and point counts N, with and without a box and a mask input),
+so a trace that baked in a shape fails the export instead of failing later in samcli.
+Use --skip-encoder-check to save the extra encoder passes (~20 s each for vit_b on 2 CPU cores,
+several minutes for vit_h).
+"""
+import argparse
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import warnings
+
+FORMAT = "samcli-sam"
+FORMAT_VERSION = 1
+MODEL_TYPES = ("vit_b", "vit_l", "vit_h")
+
+# sha256 of Meta's released checkpoints (dl.fbaipublicfiles.com/segment_anything/), to catch a
+# checkpoint given with the wrong --model-type before minutes of loading and tracing.
+OFFICIAL_CHECKPOINTS = {
+    "a7bf3b02f3ebf1267aba913ff637d9a2d5c33d3173bb679e46d9f338c26f262e": ("vit_h", "sam_vit_h_4b8939.pth"),
+    "3adcc4315b642a4d2101128f611684e8734c41232a17c648ed1693702a49a622": ("vit_l", "sam_vit_l_0b3195.pth"),
+    "ec2df62732614e57411cdcf32a23ffdf28910380d03139ee0f4fcbe91eb8c912": ("vit_b", "sam_vit_b_01ec64.pth"),
+}
+
+# Decoder check: batch sizes and point counts. N counts every row of the point sequence, including
+# the padding point or the two box corners, as the C++ side sends it. B=64 (the automatic mask
+# generator's batch) also matches exactly but takes minutes on a small CPU: --check-batches 1,3,64.
+CHECK_BATCHES = (1, 3, 8)
+CHECK_POINTS = (2, 3, 4)
+CHECK_ATOL = 1e-4  # observed differences are ~1e-6; anything near 1e-4 means a different graph
+
+
+class ExportError(Exception):
+    """A user-facing failure: printed as one line, exit code 1."""
+
+
+def log(msg):
+    print("export_sam: " + msg, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------------- imports
+def import_torch():
+    try:
+        import torch  # noqa: F401
+    except ImportError as e:
+        raise ExportError("cannot import torch (%s); on Debian run this script with /usr/bin/python3 "
+                          "after `apt-get install python3-torch python3-torchvision`" % e)
+    return torch
+
+
+INSTALL_HINTS = {
+    "segment_anything": "pip install git+https://github.com/facebookresearch/segment-anything.git",
+    "mobile_sam": "pip install git+https://github.com/ChaoningZhang/MobileSAM.git",
+}
+
+
+def import_sam_package(name):
+    """Imports the package that provides sam_model_registry; $SAM_REPO (a checkout holding the
+    package folder) takes precedence over an installed copy."""
+    import importlib
+    repo = os.environ.get("SAM_REPO")
+    if repo:
+        if not os.path.isdir(os.path.join(repo, name)):
+            raise ExportError("SAM_REPO=%s has no %s/ folder; point it at a checkout of the repository "
+                              "that contains the package" % (repo, name))
+        sys.path.insert(0, os.path.abspath(repo))
+    try:
+        package = importlib.import_module(name)
+    except ImportError as e:
+        hint = INSTALL_HINTS.get(name, "pip install the package")
+        raise ExportError("cannot import %s (%s); install it with `%s` or set SAM_REPO to a checkout "
+                          "of its repository" % (name, e, hint))
+    if not hasattr(package, "sam_model_registry"):
+        raise ExportError("package %s has no sam_model_registry" % name)
+    return package
+
+
+# ---------------------------------------------------------------------------------- modules
+def make_prompt_decoder_class(torch):
+    """Defined inside a function so that importing this file does not need torch."""
+    nn = torch.nn
+
+    class PromptDecoder(nn.Module):
+        """SAM's prompt encoder + mask decoder behind one fixed tensor interface.
+
+        forward(image_embeddings [1,C,H,W], point_coords [B,N,2] (x,y, resized input frame, no +0.5),
+                point_labels [B,N] (1 fg, 0 bg, -1 padding, 2 box top-left, 3 box bottom-right),
+                mask_input [B,1,4H,4W] low-res logits, has_mask_input [1] (1.0 use, 0.0 ignore))
+          -> (low_res_masks [B,4,4H,4W], iou_predictions [B,4]), all four decoder outputs.
+
+        The sparse embedding equals the official PromptEncoder's bit for bit: the official code
+        adds the label's embedding to the positional encoding with boolean-index assignments,
+        which do not trace to shape-independent graphs; multiplying by 0/1 masks instead gives
+        the same floats, since x*1 = x and x + (+-0) = x exactly.
+        """
+
+        def __init__(self, sam):
+            super().__init__()
+            pe = sam.prompt_encoder
+            self.pe_layer = pe.pe_layer
+            self.input_image_size = tuple(int(s) for s in pe.input_image_size)  # (h, w)
+            self.point_embeddings = pe.point_embeddings  # 0 bg, 1 fg, 2 box tl, 3 box br
+            self.not_a_point_embed = pe.not_a_point_embed
+            self.mask_downscaling = pe.mask_downscaling
+            self.no_mask_embed = pe.no_mask_embed
+            self.mask_decoder = sam.mask_decoder
+            # A buffer rather than get_dense_pe() in forward: the official function creates its grid
+            # with an explicit device, which tracing would freeze to the export device (CPU).
+            with torch.no_grad():
+                self.register_buffer("dense_pe", pe.get_dense_pe().clone())
+
+        def embed_points(self, point_coords, point_labels):
+            """[B,N,2], [B,N] -> sparse embeddings [B,N,C]."""
+            pe = self.pe_layer.forward_with_coords(point_coords + 0.5, self.input_image_size)
+            labels = point_labels.unsqueeze(-1)
+            emb = pe * (labels != -1).to(pe.dtype)
+            emb = emb + (labels == -1).to(pe.dtype) * self.not_a_point_embed.weight
+            for k, table in enumerate(self.point_embeddings):
+                emb = emb + (labels == k).to(pe.dtype) * table.weight
+            return emb
+
+        def embed_mask(self, mask_input, has_mask_input):
+            """[B,1,4H,4W], [1] -> dense embeddings [B,C,H,W]."""
+            has = has_mask_input.reshape(-1, 1, 1, 1)
+            no_mask = self.no_mask_embed.weight.reshape(1, -1, 1, 1)
+            return has * self.mask_downscaling(mask_input) + (1.0 - has) * no_mask
+
+        def forward(self, image_embeddings, point_coords, point_labels, mask_input, has_mask_input):
+            sparse = self.embed_points(point_coords, point_labels)
+            dense = self.embed_mask(mask_input, has_mask_input)
+            return self.mask_decoder.predict_masks(image_embeddings, self.dense_pe, sparse, dense)
+
+    return PromptDecoder
+
+
+# ---------------------------------------------------------------------------------- helpers
+def sha256_file(path, chunk=1 << 22):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def f32_list(t):
+    """Float32 tensor -> shortest decimals that read back as the same float32 (123.675, not
+    123.67500305175781): the C++ side parses them into floats."""
+    import numpy as np
+    return [float(repr(np.float32(v))) for v in t.detach().cpu().flatten().tolist()]
+
+
+def load_sam(sa, torch, model_type, checkpoint):
+    """Builds the official architecture and loads the checkpoint onto the CPU, in eval mode.
+
+    map_location is why this does not pass checkpoint= to the registry: the official builder calls
+    torch.load without it, which fails on machines without CUDA for GPU-saved checkpoints."""
+    sam = sa.sam_model_registry[model_type](checkpoint=None)
+    try:
+        state = torch.load(checkpoint, map_location="cpu")
+    except Exception as e:
+        raise ExportError("cannot read checkpoint %s: %s" % (checkpoint, str(e).splitlines()[0]))
+    if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
+        state = state["model"]  # training-loop checkpoints wrap the weights
+    if not isinstance(state, dict):
+        raise ExportError("checkpoint %s holds a %s, not a state_dict" % (checkpoint, type(state).__name__))
+    expected = sam.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    resized = [k for k in expected if k in state and tuple(getattr(state[k], "shape", ())) != tuple(expected[k].shape)]
+    if missing or unexpected or resized:
+        parts = ["%d %s (e.g. %s)" % (len(keys), what, keys[0])
+                 for what, keys in (("missing", missing), ("unexpected", unexpected), ("differently shaped", resized))
+                 if keys]
+        raise ExportError("checkpoint %s does not fit the %s architecture (wrong --model-type?): %s tensors"
+                          % (checkpoint, model_type, ", ".join(parts)))
+    sam.load_state_dict(state, strict=True)
+    return sam.eval()
+
+
+def random_prompts(torch, gen, batch, npoints, with_box, with_mask, size):
+    """Random prompts in the resized frame, as official arguments and as the samcli point sequence.
+
+    Returns (official_kwargs, coords [B,N,2], labels [B,N], mask_input [B,1,256,256], has_mask [1])."""
+    nreal = npoints - (2 if with_box else 1)
+    pts = torch.rand(batch, nreal, 2, generator=gen) * size
+    lbl = (torch.rand(batch, nreal, generator=gen) < 0.6).float()  # mix of fg (1) and bg (0)
+    mask = torch.randn(batch, 1, 256, 256, generator=gen) * 5.0
+    if with_box:
+        xy0 = torch.rand(batch, 2, generator=gen) * size * 0.6
+        xy1 = xy0 + 16 + torch.rand(batch, 2, generator=gen) * size * 0.4
+        box = torch.cat([xy0, xy1], dim=1)
+        coords = torch.cat([pts, box.reshape(batch, 2, 2)], dim=1)
+        labels = torch.cat([lbl, torch.tensor([[2.0, 3.0]]).expand(batch, 2)], dim=1)
+    else:
+        box = None
+        coords = torch.cat([pts, torch.zeros(batch, 1, 2)], dim=1)
+        labels = torch.cat([lbl, -torch.ones(batch, 1)], dim=1)
+    official = {"points": (pts, lbl) if nreal > 0 else None, "boxes": box,
+                "masks": mask if with_mask else None}
+    has = torch.tensor([1.0 if with_mask else 0.0])
+    return official, coords, labels, mask if with_mask else torch.zeros_like(mask), has
+
+
+def check_prompt_decoder(torch, sam, decoder, batches=CHECK_BATCHES, npoints=CHECK_POINTS, seed=0):
+    """Compares `decoder` (traced) with the eager official prompt_encoder + mask_decoder for every
+    (B, N), with and without box / mask input, on random embeddings and prompts. The reference is
+    MaskDecoder.predict_masks, i.e. all four planes, of which MaskDecoder.forward returns [1:4]
+    (multimask) or [0:1] (single). Returns the largest absolute difference over masks and IoU
+    predictions; raises ExportError above CHECK_ATOL or on a shape mismatch."""
+    gen = torch.Generator().manual_seed(seed)
+    emb_shape = (1,) + tuple(decoder.dense_pe.shape[1:])
+    size = float(decoder.input_image_size[0])
+    dense_pe = sam.prompt_encoder.get_dense_pe()
+    worst = 0.0
+    for b in batches:
+        for n in npoints:
+            for with_box in (False, True):
+                for with_mask in (False, True):
+                    if with_mask and b > 3:
+                        continue  # mask_downscaling is batch-independent; keep the check quick
+                    emb = torch.randn(*emb_shape, generator=gen)
+                    official, coords, labels, mask, has = random_prompts(
+                        torch, gen, b, n, with_box, with_mask, size)
+                    masks, iou = decoder(emb, coords, labels, mask, has)
+                    sparse, dense = sam.prompt_encoder(**official)
+                    ref_m, ref_i = sam.mask_decoder.predict_masks(emb, dense_pe, sparse, dense)
+                    if masks.shape != ref_m.shape or iou.shape != ref_i.shape:
+                        raise ExportError("traced prompt decoder returned %s/%s for B=%d N=%d, official %s/%s"
+                                          % (tuple(masks.shape), tuple(iou.shape), b, n,
+                                             tuple(ref_m.shape), tuple(ref_i.shape)))
+                    diff = max((masks - ref_m).abs().max().item(), (iou - ref_i).abs().max().item())
+                    worst = max(worst, diff)
+                    if diff > CHECK_ATOL:
+                        raise ExportError("traced prompt decoder disagrees with the official modules for B=%d "
+                                          "N=%d box=%s mask=%s (max |diff| %.3g)" % (b, n, with_box, with_mask, diff))
+    return worst
+
+
+# ---------------------------------------------------------------------------------- export
+def export(args):
+    official = args.package == "segment_anything"
+    if official and args.model_type not in MODEL_TYPES:
+        raise ExportError("unknown --model-type %r (expected one of %s)" % (args.model_type, ", ".join(MODEL_TYPES)))
+    if not os.path.isfile(args.checkpoint):
+        raise ExportError("checkpoint not found: %s (download links: weights/README.md)" % args.checkpoint)
+    out = os.path.abspath(args.out)
+    if os.path.exists(out) and not args.force:
+        raise ExportError("%s already exists (use --force to replace it)" % out)
+
+    torch = import_torch()
+    sa = import_sam_package(args.package)
+    if not official and args.model_type not in sa.sam_model_registry:
+        raise ExportError("unknown --model-type %r for %s (its registry has %s)"
+                          % (args.model_type, args.package, ", ".join(sorted(sa.sam_model_registry))))
+    warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+    torch.set_num_threads(args.threads if args.threads > 0 else (os.cpu_count() or 1))
+
+    t0 = time.time()
+    log("hashing %s" % args.checkpoint)
+    digest = sha256_file(args.checkpoint)
+    known = OFFICIAL_CHECKPOINTS.get(digest)
+    if known and known[0] != args.model_type:
+        raise ExportError("%s is the official %s checkpoint (%s), not %s"
+                          % (args.checkpoint, known[0], known[1], args.model_type))
+    log("sha256 %s (%s)" % (digest, "official " + known[1] if known else "not an official release"))
+
+    log("loading %s weights" % args.model_type)
+    sam = load_sam(sa, torch, args.model_type, args.checkpoint)
+    PromptDecoder = make_prompt_decoder_class(torch)
+    image_size = int(sam.prompt_encoder.input_image_size[0])  # the padded square the encoder takes
+
+    parent = os.path.dirname(out)
+    os.makedirs(parent, exist_ok=True)
+    # Same parent as the target, so the final os.rename is atomic and a failed export leaves no
+    # half-written model directory behind.
+    tmp = tempfile.mkdtemp(prefix=".%s.tmp-" % os.path.basename(out), dir=parent)
+    try:
+        with torch.no_grad():
+            gen = torch.Generator().manual_seed(0)
+            x = torch.randn(1, 3, image_size, image_size, generator=gen)
+
+            t = time.time()
+            log("tracing image_encoder (one forward pass)")
+            encoder = torch.jit.trace(sam.image_encoder, x, check_trace=False)
+            encoder_file = os.path.join(tmp, "image_encoder.pt")
+            torch.jit.save(encoder, encoder_file)
+            log("image_encoder traced in %.1f s" % (time.time() - t))
+
+            t = time.time()
+            decoder_module = PromptDecoder(sam).eval()
+            emb_shape = tuple(decoder_module.dense_pe.shape[1:])  # (C, H, W)
+            low_res = 4 * emb_shape[1]
+            example = (torch.randn(1, *emb_shape, generator=gen),
+                       torch.rand(1, 2, 2, generator=gen) * image_size,
+                       torch.tensor([[1.0, -1.0]]),
+                       torch.zeros(1, 1, low_res, low_res),
+                       torch.tensor([0.0]))
+            log("tracing prompt_decoder")
+            decoder = torch.jit.trace(decoder_module, example, check_trace=False)
+            decoder_file = os.path.join(tmp, "prompt_decoder.pt")
+            torch.jit.save(decoder, decoder_file)
+            log("prompt_decoder traced in %.1f s" % (time.time() - t))
+
+            # Check the files as saved, i.e. what LibTorch will load.
+            t = time.time()
+            decoder = torch.jit.load(decoder_file)
+            log("checking prompt_decoder against the official modules (B in %s, N in %s)"
+                % (list(args.check_batches), list(CHECK_POINTS)))
+            worst = check_prompt_decoder(torch, sam, _Checked(decoder, decoder_module), batches=args.check_batches)
+            log("prompt_decoder ok: max |diff| %.3g (%.1f s)" % (worst, time.time() - t))
+            masks, _ = decoder(*example)
+            if tuple(masks.shape) != (1, 4, low_res, low_res):
+                raise ExportError("prompt_decoder returned %s, expected (1, 4, %d, %d)"
+                                  % (tuple(masks.shape), low_res, low_res))
+
+            if not args.skip_encoder_check:
+                t = time.time()
+                log("checking image_encoder against the official module (two forward passes)")
+                got = torch.jit.load(encoder_file)(x)
+                want = sam.image_encoder(x)
+                diff = (got - want).abs().max().item()
+                if got.shape != want.shape or diff > CHECK_ATOL:
+                    raise ExportError("traced image_encoder disagrees with the official module (max |diff| %.3g)"
+                                      % diff)
+                log("image_encoder ok: max |diff| %.3g (%.1f s)" % (diff, time.time() - t))
+                if tuple(got.shape[1:]) != emb_shape:
+                    raise ExportError("image_encoder output %s does not match the decoder's %s"
+                                      % (tuple(got.shape), emb_shape))
+
+        manifest = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "model_type": args.model_type,
+            "image_size": image_size,
+            "pixel_mean": f32_list(sam.pixel_mean),
+            "pixel_std": f32_list(sam.pixel_std),
+            "mask_threshold": float(sam.mask_threshold),
+            "embedding_shape": list(emb_shape),
+            "low_res_mask_size": low_res,
+            "files": {"image_encoder": "image_encoder.pt", "prompt_decoder": "prompt_decoder.pt"},
+            "source_checkpoint": os.path.basename(args.checkpoint),
+            "checkpoint_sha256": digest,
+            "torch_version": torch.__version__,
+            "exported_by": "samcli weights/export_sam.py",
+        }
+        write_manifest(os.path.join(tmp, "manifest.json"), manifest)
+
+        os.chmod(tmp, 0o755)  # mkdtemp makes it 0700
+        if os.path.exists(out):
+            old = out + ".old-%d" % os.getpid()
+            os.rename(out, old)
+            os.rename(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    log("wrote %s in %.1f s" % (out, time.time() - t0))
+    return out
+
+
+class _Checked:
+    """A loaded TorchScript decoder plus the Python attributes check_prompt_decoder reads."""
+
+    def __init__(self, scripted, module):
+        self.scripted = scripted
+        self.dense_pe = module.dense_pe
+        self.input_image_size = module.input_image_size
+
+    def __call__(self, *inputs):
+        return self.scripted(*inputs)
+
+
+def batch_list(text):
+    """'1,3,16' -> (1, 3, 16), for argparse."""
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        values = ()
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError("expected positive integers separated by commas, got %r" % text)
+    return values
+
+
+def write_manifest(path, manifest):
+    """Indented JSON with short numeric lists kept on one line, for people reading it."""
+    text = json.dumps(manifest, indent=2)
+    text = re.sub(r"\[([-+0-9.e,\s]+)\]", lambda m: "[" + ", ".join(v.strip() for v in m.group(1).split(",")) + "]",
+                  text)
+    with open(path, "w") as f:
+        f.write(text + "\n")
+
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(description="Export an official SAM checkpoint to a samcli model directory "
+                                             "(docs/model-format.md).")
+    ap.add_argument("--model-type", required=True, help="vit_b, vit_l or vit_h (must match the checkpoint); "
+                    "with --package, a key of that package's sam_model_registry")
+    ap.add_argument("--checkpoint", required=True, help="official .pth file, e.g. sam_vit_b_01ec64.pth")
+    ap.add_argument("--out", required=True, help="model directory to create, e.g. weights/sam_vit_b")
+    ap.add_argument("--package", default="segment_anything",
+                    help="Python package providing sam_model_registry (default segment_anything; e.g. mobile_sam)")
+    ap.add_argument("--force", action="store_true", help="replace --out if it exists")
+    ap.add_argument("--skip-encoder-check", action="store_true",
+                    help="do not re-run the traced image encoder against the official one")
+    ap.add_argument("--check-batches", type=batch_list, default=CHECK_BATCHES, metavar="B1,B2,...",
+                    help="batch sizes for the prompt decoder check (default: %s)"
+                    % ",".join(map(str, CHECK_BATCHES)))
+    ap.add_argument("--threads", type=int, default=0, help="CPU threads for PyTorch (default: all cores)")
+    return ap.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    # SIGTERM (a killed CI job) becomes SystemExit, so export() still removes its temp directory.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    try:
+        export(args)
+    except ExportError as e:
+        print("export_sam: error: %s" % e, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("export_sam: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
