@@ -55,9 +55,9 @@ int main(int argc, char** argv) {
       prompt.labels.push_back(0);
     }
     if (!labelled.empty()) parseLabelledPoints(labelled, "--points", prompt.points, prompt.labels);
-    if (prompt.points.empty()) throw Error("no click given: use --point X,Y (and --neg X,Y) or --points");
+    if (prompt.points.empty()) throw UsageError("no click given: use --point X,Y (and --neg X,Y) or --points");
     if (std::count(prompt.labels.begin(), prompt.labels.end(), 1) == 0) {
-      throw Error("at least one foreground click is needed (--point X,Y)");
+      throw UsageError("at least one foreground click is needed (--point X,Y)");
     }
     if (!maskInputPath.empty()) prompt.maskInput = readNpy(maskInputPath);
     // As SamPredictor's guidance: one ambiguous click -> 3 candidates; several clicks -> 1 mask.

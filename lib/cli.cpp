@@ -29,12 +29,12 @@ std::vector<double> parseNumbers(const std::string& text, char sep, const std::s
       used = 0;
     }
     if (used == 0 || item.find_first_not_of(" \t", used) != std::string::npos || !std::isfinite(v)) {
-      throw Error("invalid " + option + " '" + text + "' (expected " + shape + ")");
+      throw UsageError("invalid " + option + " '" + text + "' (expected " + shape + ")");
     }
     values.push_back(v);
   }
   if (values.size() != expected || (!text.empty() && text.back() == sep)) {
-    throw Error("invalid " + option + " '" + text + "' (expected " + shape + ")");
+    throw UsageError("invalid " + option + " '" + text + "' (expected " + shape + ")");
   }
   return values;
 }
@@ -70,6 +70,76 @@ void addCommonOptions(CLI::App& app, CommonOptions& o) {
       ->type_name("FILE|-")
       ->group("Output");
   app.add_flag("-q,--quiet", o.quiet, "No progress messages on stderr (errors are still printed)")->group("Output");
+  // A repeated single-value option takes its last value, so wrappers can append overrides.
+  for (const char* name : {"--model", "--device", "--threads", "--out", "--json"}) {
+    app.get_option(name)->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  }
+}
+
+namespace {
+
+// Accepts "0.3413" or a fraction such as "512/1500" (the official default is written that way).
+double parseRatio(const std::string& text, const std::string& option) {
+  const auto slash = text.find('/');
+  try {
+    size_t used = 0;
+    if (slash == std::string::npos) {
+      const double v = std::stod(text, &used);
+      if (used == text.size()) return v;
+    } else {
+      const double num = std::stod(text.substr(0, slash), &used);
+      size_t usedDen = 0;
+      const double den = std::stod(text.substr(slash + 1), &usedDen);
+      if (used == slash && usedDen == text.size() - slash - 1 && den != 0) return num / den;
+    }
+  } catch (const std::exception&) {
+  }
+  throw UsageError("invalid " + option + " '" + text + "' (expected a number or a fraction like 512/1500)");
+}
+
+}  // namespace
+
+void addAmgOptions(CLI::App& app, AmgCli& cli, const std::string& defaultPreset) {
+  cli.preset = defaultPreset;
+  app.add_option("--preset", cli.preset, "Starting settings: fast, default, fine, sam-py or notebook")
+      ->capture_default_str()
+      ->group("Generator");
+  const auto option = [&](const std::string& name, auto AmgOptions::*field, const std::string& help) {
+    CLI::Option* opt = app.add_option(name, cli.given.*field, help)->group("Generator");
+    AmgOptions* given = &cli.given;
+    cli.overrides.emplace_back(opt, [given, field](AmgOptions& o) { o.*field = given->*field; });
+  };
+  option("--points-per-side", &AmgOptions::pointsPerSide, "Grid points per image side [official 32]");
+  CLI::Option* grids = app.add_option("--point-grids", cli.pointGridsPath,
+                                      "JSON point grids per crop layer ([[[x,y],...],...], in [0,1]) instead of "
+                                      "--points-per-side")
+                           ->group("Generator");
+  cli.overrides.emplace_back(grids, [&cli](AmgOptions& o) { o.pointGrids = readPointGrids(cli.pointGridsPath); });
+  option("--points-per-batch", &AmgOptions::pointsPerBatch, "Points decoded together [64]");
+  option("--pred-iou-thresh", &AmgOptions::predIouThresh, "Keep masks with predicted IoU above this [0.88]");
+  option("--stability-score-thresh", &AmgOptions::stabilityScoreThresh, "Keep masks this stable or more [0.95]");
+  option("--stability-score-offset", &AmgOptions::stabilityScoreOffset, "Logit offset of the stability score [1.0]");
+  option("--box-nms-thresh", &AmgOptions::boxNmsThresh, "Box IoU for duplicate removal within a crop [0.7]");
+  option("--crop-n-layers", &AmgOptions::cropNLayers, "Layers of crops, layer i with 2^i x 2^i crops [0]");
+  option("--crop-nms-thresh", &AmgOptions::cropNmsThresh, "Box IoU for duplicate removal across crops [0.7]");
+  CLI::Option* overlap = app.add_option("--crop-overlap-ratio", cli.overlapText,
+                                        "Crop overlap as a fraction of the short side [512/1500]")
+                             ->group("Generator");
+  cli.overrides.emplace_back(
+      overlap, [&cli](AmgOptions& o) { o.cropOverlapRatio = parseRatio(cli.overlapText, "--crop-overlap-ratio"); });
+  option("--crop-n-points-downscale-factor", &AmgOptions::cropNPointsDownscaleFactor,
+         "Points per side divided by this per crop layer [1]");
+  option("--min-mask-region-area", &AmgOptions::minMaskRegionArea,
+         "Fill holes and remove islands smaller than this, then NMS again [0]");
+}
+
+AmgOptions resolveAmgOptions(const AmgCli& cli) {
+  AmgOptions options = amgPreset(cli.preset);
+  for (const auto& [opt, apply] : cli.overrides) {
+    if (opt->count() > 0) apply(options);
+  }
+  validateAmgOptions(options);
+  return options;
 }
 
 int runTool(CLI::App& app, int argc, char** argv, const std::function<int()>& body) {
@@ -91,6 +161,9 @@ int runTool(CLI::App& app, int argc, char** argv, const std::function<int()>& bo
   }
   try {
     return body();
+  } catch (const UsageError& e) {
+    Log::error(e.what());
+    return 2;
   } catch (const Error& e) {
     Log::error(e.what());
     return 1;
@@ -144,12 +217,12 @@ void parseLabelledPoints(const std::string& text, const std::string& option, std
     if (item.find_first_not_of(" \t") == std::string::npos) continue;
     const auto v = parseNumbers(item, ',', option, 3, "\"x,y,label;...\" with label 1 (foreground) or 0 (background)");
     if (v[2] != 0.0 && v[2] != 1.0) {
-      throw Error("invalid " + option + " '" + item + "': label must be 1 (foreground) or 0 (background)");
+      throw UsageError("invalid " + option + " '" + item + "': label must be 1 (foreground) or 0 (background)");
     }
     points.push_back({v[0], v[1]});
     labels.push_back(static_cast<int>(v[2]));
   }
-  if (points.empty()) throw Error("invalid " + option + " '" + text + "': no points");
+  if (points.empty()) throw UsageError("invalid " + option + " '" + text + "': no points");
 }
 
 }  // namespace samcli

@@ -18,23 +18,61 @@ namespace fs = std::filesystem;
 
 namespace samcli {
 
-cv::Mat readImageRgb(const std::string& path) {
+namespace {
+
+// cv::imread only says "empty"; these say why.
+void checkReadableFile(const std::string& path) {
   std::error_code ec;
   if (!fs::exists(path, ec)) throw Error("cannot read '" + path + "': no such file");
   if (fs::is_directory(path, ec)) throw Error("cannot read '" + path + "': is a directory");
   if (fs::file_size(path, ec) == 0) throw Error("cannot read '" + path + "': file is empty");
-  // IMREAD_COLOR applies the EXIF orientation, replicates grey, drops alpha and scales 16-bit
-  // samples to 8 bits: the same RGB view of the file that PIL's convert("RGB") gives SAM.
-  cv::Mat bgr;
+}
+
+cv::Mat imreadOrThrow(const std::string& path, int flags) {
+  cv::Mat image;
   try {
-    bgr = cv::imread(path, cv::IMREAD_COLOR);
+    image = cv::imread(path, flags);
   } catch (const cv::Exception& e) {
     throw Error("cannot read '" + path + "': " + e.msg);
   }
-  if (bgr.empty()) throw Error("cannot read '" + path + "': not a supported image or corrupt");
+  if (image.empty()) throw Error("cannot read '" + path + "': not a supported image or corrupt");
+  return image;
+}
+
+}  // namespace
+
+cv::Mat readImageRgb(const std::string& path) {
+  checkReadableFile(path);
+  // IMREAD_COLOR applies the EXIF orientation, replicates grey, drops alpha and scales 16-bit
+  // samples to 8 bits: the same RGB view of the file that PIL's convert("RGB") gives SAM.
+  const cv::Mat bgr = imreadOrThrow(path, cv::IMREAD_COLOR);
   cv::Mat rgb;
   cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
   return rgb;
+}
+
+cv::Mat readMask(const std::string& path) {
+  checkReadableFile(path);
+  // IMREAD_UNCHANGED keeps 16-bit samples and every channel: a grey conversion would weigh colours
+  // and could round a faint non-zero label to 0.
+  const cv::Mat image = imreadOrThrow(path, cv::IMREAD_UNCHANGED);
+  std::vector<cv::Mat> channels;
+  cv::split(image, channels);
+  if (channels.size() == 2 || channels.size() == 4) channels.pop_back();  // alpha
+  cv::Mat mask = cv::Mat::zeros(image.size(), CV_8UC1);
+  for (const cv::Mat& c : channels) mask |= c != 0;
+  return mask;
+}
+
+cv::Mat readLabelMap(const std::string& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw Error("cannot read '" + path + "': no such file");
+  const cv::Mat labels = cv::imread(path, cv::IMREAD_UNCHANGED);
+  if (labels.empty()) throw Error("cannot read '" + path + "': not a supported image or corrupt");
+  if (labels.channels() != 1 || (labels.depth() != CV_8U && labels.depth() != CV_16U)) {
+    throw Error("'" + path + "' is not a label map (expected one 8- or 16-bit channel)");
+  }
+  return labels;
 }
 
 void writeFileAtomic(const std::string& path, const std::string& bytes) {

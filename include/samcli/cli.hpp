@@ -1,7 +1,8 @@
 #pragma once
 // What every samcli tool shares on the command line: option declarations (model, device, threads,
 // output, JSON, verbosity), prompt-argument parsing, diagnostics on stderr and the exit-code rules.
-// Exit codes: 0 success; 1 an input or output failed (or a quality gate failed); 2 usage error.
+// Exit codes: 0 success; 1 an input, output or model failed (or a quality gate failed); 2 usage
+// error: unknown option, malformed or out-of-range value (UsageError).
 #include <functional>
 #include <string>
 #include <vector>
@@ -9,6 +10,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "samcli/amg.hpp"
 #include "samcli/geometry.hpp"
 #include "samcli/model.hpp"
 
@@ -25,6 +27,19 @@ struct CommonOptions {
 
 // Declares the positional IMAGE... inputs and the shared options on `app`.
 void addCommonOptions(CLI::App& app, CommonOptions& options);
+
+// The automatic generator's options, shared by sam-amg and sam-semantic: --preset plus every
+// official parameter, each overriding the preset only when given.
+struct AmgCli {
+  std::string preset;
+  AmgOptions given;
+  std::string pointGridsPath;
+  std::string overlapText;
+  std::vector<std::pair<CLI::Option*, std::function<void(AmgOptions&)>>> overrides;
+};
+void addAmgOptions(CLI::App& app, AmgCli& cli, const std::string& defaultPreset);
+// The preset with the given options applied, validated (throws UsageError).
+AmgOptions resolveAmgOptions(const AmgCli& cli);
 
 // Parses argv and runs `body`. Prints "<tool>: error: <message>" for any failure (one line, no stack
 // trace) and maps it to the exit codes above; --help prints the help and returns 0.

@@ -12,4 +12,11 @@ class Error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// An option value the user must change (malformed, out of range, contradictory): exit code 2,
+// like a parse error, so scripts can tell "called wrongly" from "failed on this input".
+class UsageError : public Error {
+ public:
+  using Error::Error;
+};
+
 }  // namespace samcli

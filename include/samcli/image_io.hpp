@@ -12,6 +12,15 @@ namespace samcli {
 // when the file is missing, unreadable, empty or not an image.
 cv::Mat readImageRgb(const std::string& path);
 
+// Reads a label map (one integer label per pixel, 8- or 16-bit single channel, e.g. ground truth)
+// without any conversion. Throws Error naming the path when it is missing or not single-channel.
+cv::Mat readLabelMap(const std::string& path);
+
+// Reads a mask image as CV_8UC1 0/255: a pixel is inside when any of its colour samples is non-zero
+// (alpha ignored; any bit depth; palette images by their colours, so index 0 must be black).
+// Throws Error naming the path when the file is missing, unreadable or not an image.
+cv::Mat readMask(const std::string& path);
+
 // Writes a PNG without ever leaving a partial file: encodes to "<path>.tmp-<pid>" beside the target,
 // then renames. Accepts CV_8UC1 (masks), CV_16UC1 (label maps) and CV_8UC3 RGB. Creates missing
 // parent directories. Throws Error naming the path on failure.
