@@ -8,32 +8,8 @@
 
 #include <filesystem>
 #include <fstream>
-#include <functional>
 
 using namespace samcli;
-
-namespace {
-
-// Accepts "0.3413" or a fraction such as "512/1500" (the official default is written that way).
-double parseRatio(const std::string& text) {
-  const auto slash = text.find('/');
-  try {
-    size_t used = 0;
-    if (slash == std::string::npos) {
-      const double v = std::stod(text, &used);
-      if (used == text.size()) return v;
-    } else {
-      const double num = std::stod(text.substr(0, slash), &used);
-      size_t usedDen = 0;
-      const double den = std::stod(text.substr(slash + 1), &usedDen);
-      if (used == slash && usedDen == text.size() - slash - 1 && den != 0) return num / den;
-    }
-  } catch (const std::exception&) {
-  }
-  throw Error("invalid --crop-overlap-ratio '" + text + "' (expected a number or a fraction like 512/1500)");
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -47,7 +23,10 @@ int main(int argc, char** argv) {
       "  default  the official defaults\n"
       "  fine     crop-n-layers 1, crop-n-points-downscale-factor 2, min-mask-region-area 100\n"
       "  sam-py   SAM.py's settings: points-per-side 10, pred-iou-thresh 0.995, stability-score-thresh\n"
-      "           0.95, crop-n-layers 1, crop-n-points-downscale-factor 2, min-mask-region-area 100\n\n"
+      "           0.95, crop-n-layers 1, crop-n-points-downscale-factor 2, min-mask-region-area 100\n"
+      "  notebook the semantic-segmentation notebook's: points-per-side 51, pred-iou-thresh 0.86,\n"
+      "           stability-score-thresh 0.92, crop-n-layers 1, crop-n-points-downscale-factor 2,\n"
+      "           min-mask-region-area 100\n\n"
       "Examples:\n"
       "  sam-amg photo.jpg -o masks/\n"
       "  sam-amg photos/*.jpg --preset sam-py --skip-existing\n"
@@ -56,54 +35,18 @@ int main(int argc, char** argv) {
       "sam-amg"};
   CommonOptions common;
   addCommonOptions(app, common);
-  std::string preset = "default";
-  AmgOptions given;
-  std::string pointGridsPath;
-  std::string overlapText;
+  AmgCli amg;
+  addAmgOptions(app, amg, "default");
   bool skipExisting = false;
   uint32_t seed = 0;
 
-  app.add_option("--preset", preset, "Starting settings: fast, default, fine or sam-py (see above)")
-      ->capture_default_str()
-      ->group("Generator");
-  // Each option overrides the preset only when given on the command line.
-  std::vector<std::pair<CLI::Option*, std::function<void(AmgOptions&)>>> overrides;
-  const auto option = [&](const std::string& name, auto AmgOptions::*field, const std::string& help) {
-    CLI::Option* opt = app.add_option(name, given.*field, help)->group("Generator");
-    overrides.emplace_back(opt, [&given, field](AmgOptions& o) { o.*field = given.*field; });
-  };
-  option("--points-per-side", &AmgOptions::pointsPerSide, "Grid points per image side [default 32]");
-  auto* gridsOpt = app.add_option("--point-grids", pointGridsPath,
-                                  "JSON point grids per crop layer ([[[x,y],...],...], in [0,1]) instead of "
-                                  "--points-per-side")
-                       ->group("Generator");
-  option("--points-per-batch", &AmgOptions::pointsPerBatch, "Points decoded together [default 64]");
-  option("--pred-iou-thresh", &AmgOptions::predIouThresh, "Keep masks with predicted IoU above this [default 0.88]");
-  option("--stability-score-thresh", &AmgOptions::stabilityScoreThresh, "Keep masks this stable or more [default 0.95]");
-  option("--stability-score-offset", &AmgOptions::stabilityScoreOffset, "Logit offset for the stability score [default 1.0]");
-  option("--box-nms-thresh", &AmgOptions::boxNmsThresh, "Box IoU for duplicate removal within a crop [default 0.7]");
-  option("--crop-n-layers", &AmgOptions::cropNLayers, "Layers of crops, each with 2^i x 2^i crops [default 0]");
-  option("--crop-nms-thresh", &AmgOptions::cropNmsThresh, "Box IoU for duplicate removal across crops [default 0.7]");
-  auto* overlapOpt = app.add_option("--crop-overlap-ratio", overlapText,
-                                    "Crop overlap as a fraction of the short side [default 512/1500]")
-                         ->group("Generator");
-  option("--crop-n-points-downscale-factor", &AmgOptions::cropNPointsDownscaleFactor,
-         "Points per side divided by this per crop layer [default 1]");
-  option("--min-mask-region-area", &AmgOptions::minMaskRegionArea,
-         "Fill holes and remove islands smaller than this, then NMS again [default 0]");
   app.add_flag("--skip-existing", skipExisting, "Skip images whose output folder already exists (resume a run)")
       ->group("Output");
   app.add_option("--seed", seed, "Seed of the overlay colours")->capture_default_str()->group("Output");
 
   return runTool(app, argc, argv, [&] {
     Log::setQuiet(common.quiet);
-    AmgOptions options = amgPreset(preset);
-    for (const auto& [opt, apply] : overrides) {
-      if (opt->count() > 0) apply(options);
-    }
-    if (gridsOpt->count() > 0) options.pointGrids = readPointGrids(pointGridsPath);
-    if (overlapOpt->count() > 0) options.cropOverlapRatio = parseRatio(overlapText);
-    validateAmgOptions(options);  // before the model loads: loading takes seconds
+    const AmgOptions options = resolveAmgOptions(amg);  // before the model loads: that takes seconds
 
     const AutomaticMaskGenerator generator(loadSamModel(resolveModelDir(common.model), common.runtime), options);
     return processImages(common, [&](const std::string& path) {

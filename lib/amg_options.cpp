@@ -1,0 +1,146 @@
+#include "samcli/amg.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "samcli/error.hpp"
+
+// The generator's settings, grids and crops: everything of sam-amg that needs no model, so tools
+// can validate options before loading one and unit tests need no LibTorch.
+namespace samcli {
+
+AmgOptions amgPreset(const std::string& name) {
+  AmgOptions o;
+  if (name == "default") return o;
+  if (name == "fast") {
+    o.pointsPerSide = 16;
+    return o;
+  }
+  if (name == "fine") {
+    o.cropNLayers = 1;
+    o.cropNPointsDownscaleFactor = 2;
+    o.minMaskRegionArea = 100;
+    return o;
+  }
+  if (name == "sam-py") {
+    o.pointsPerSide = 10;
+    o.predIouThresh = 0.995;
+    o.stabilityScoreThresh = 0.95;
+    o.cropNLayers = 1;
+    o.cropNPointsDownscaleFactor = 2;
+    o.minMaskRegionArea = 100;
+    return o;
+  }
+  if (name == "notebook") {
+    o.pointsPerSide = 51;
+    o.predIouThresh = 0.86;
+    o.stabilityScoreThresh = 0.92;
+    o.cropNLayers = 1;
+    o.cropNPointsDownscaleFactor = 2;
+    o.minMaskRegionArea = 100;
+    return o;
+  }
+  throw UsageError("unknown --preset '" + name + "' (expected fast, default, fine, sam-py or notebook)");
+}
+
+void validateAmgOptions(const AmgOptions& o) {
+  const auto require = [](bool ok, const std::string& message) {
+    if (!ok) throw UsageError(message);
+  };
+  const auto unit = [&](double v, const char* name) {
+    require(v >= 0.0 && v <= 1.0, std::string(name) + " must be between 0 and 1 (got " + std::to_string(v) + ")");
+  };
+  if (o.pointGrids.empty()) require(o.pointsPerSide >= 1, "--points-per-side must be at least 1");
+  require(o.pointsPerBatch >= 1, "--points-per-batch must be at least 1");
+  unit(o.predIouThresh, "--pred-iou-thresh");
+  unit(o.stabilityScoreThresh, "--stability-score-thresh");
+  require(o.stabilityScoreOffset >= 0.0, "--stability-score-offset must not be negative");
+  unit(o.boxNmsThresh, "--box-nms-thresh");
+  unit(o.cropNmsThresh, "--crop-nms-thresh");
+  require(o.cropNLayers >= 0, "--crop-n-layers must not be negative");
+  require(o.cropOverlapRatio >= 0.0 && o.cropOverlapRatio < 1.0, "--crop-overlap-ratio must be in [0, 1)");
+  require(o.cropNPointsDownscaleFactor >= 1, "--crop-n-points-downscale-factor must be at least 1");
+  require(o.minMaskRegionArea >= 0, "--min-mask-region-area must not be negative");
+  if (!o.pointGrids.empty()) {
+    require(o.pointGrids.size() >= size_t(o.cropNLayers) + 1,
+            "--point-grids has " + std::to_string(o.pointGrids.size()) + " grid(s) but --crop-n-layers " +
+                std::to_string(o.cropNLayers) + " needs " + std::to_string(o.cropNLayers + 1));
+  } else {
+    for (int i = 0; i <= o.cropNLayers; ++i) {
+      require(int(o.pointsPerSide / std::pow(o.cropNPointsDownscaleFactor, i)) >= 1,
+              "--crop-n-points-downscale-factor leaves no points in crop layer " + std::to_string(i));
+    }
+  }
+}
+
+std::vector<std::vector<PointXY>> readPointGrids(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw Error("cannot read point grids '" + path + "': no such file");
+  std::vector<std::vector<PointXY>> grids;
+  try {
+    const nlohmann::json j = nlohmann::json::parse(in);
+    for (const auto& layer : j) {
+      std::vector<PointXY> grid;
+      for (const auto& p : layer) {
+        const double x = p.at(0).get<double>();
+        const double y = p.at(1).get<double>();
+        if (p.size() != 2 || x < 0 || x > 1 || y < 0 || y > 1) throw Error("");
+        grid.push_back({x, y});
+      }
+      if (grid.empty()) throw Error("");
+      grids.push_back(std::move(grid));
+    }
+  } catch (const std::exception&) {
+    throw Error("invalid point grids '" + path + "' (expected JSON [[[x,y],...], ...] per crop layer, x,y in [0,1])");
+  }
+  if (grids.empty()) throw Error("invalid point grids '" + path + "': no grid");
+  return grids;
+}
+
+std::vector<PointXY> buildPointGrid(int n) {
+  // numpy.linspace(offset, 1 - offset, n): start + i * step, with the last value exactly the stop.
+  const double offset = 1.0 / (2.0 * n);
+  std::vector<double> side(static_cast<size_t>(n));
+  const double step = n > 1 ? ((1.0 - offset) - offset) / (n - 1) : 0.0;
+  for (int i = 0; i < n; ++i) side[size_t(i)] = i * step + offset;
+  if (n > 1) side.back() = 1.0 - offset;
+  std::vector<PointXY> points;
+  for (int yi = 0; yi < n; ++yi) {
+    for (int xi = 0; xi < n; ++xi) points.push_back({side[size_t(xi)], side[size_t(yi)]});
+  }
+  return points;
+}
+
+std::vector<std::vector<PointXY>> buildAllLayerPointGrids(int nPerSide, int nLayers, int scalePerLayer) {
+  std::vector<std::vector<PointXY>> grids;
+  for (int i = 0; i <= nLayers; ++i) grids.push_back(buildPointGrid(int(nPerSide / std::pow(scalePerLayer, i))));
+  return grids;
+}
+
+std::vector<CropBox> generateCropBoxes(cv::Size image, int nLayers, double overlapRatio) {
+  std::vector<CropBox> crops{{{0, 0, image.width, image.height}, 0}};
+  const int shortSide = std::min(image.width, image.height);
+  const auto cropLen = [](int origLen, int nCrops, int overlap) {
+    return int(std::ceil((double(overlap) * (nCrops - 1) + origLen) / nCrops));
+  };
+  for (int layer = 0; layer < nLayers; ++layer) {
+    const int perSide = 1 << (layer + 1);
+    const int overlap = int(overlapRatio * shortSide * (2.0 / perSide));
+    const int cropW = cropLen(image.width, perSide, overlap);
+    const int cropH = cropLen(image.height, perSide, overlap);
+    // Official order: itertools.product(x0s, y0s), so x is the outer loop.
+    for (int xi = 0; xi < perSide; ++xi) {
+      for (int yi = 0; yi < perSide; ++yi) {
+        const int x0 = (cropW - overlap) * xi;
+        const int y0 = (cropH - overlap) * yi;
+        crops.push_back({{x0, y0, std::min(x0 + cropW, image.width), std::min(y0 + cropH, image.height)}, layer + 1});
+      }
+    }
+  }
+  return crops;
+}
+
+}  // namespace samcli
