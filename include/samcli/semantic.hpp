@@ -1,0 +1,82 @@
+#pragma once
+// Semantic classes from SAM alone ("SAM automatic semantic segmentation"): every automatic mask
+// gets one vector, the mean of the image-encoder patch embeddings it covers, and the vectors are
+// clustered; each cluster is a class (every pepperoni on a pizza) with no prompt and no training.
+// The embedding is the one the generator computed for the whole image: one encoder pass.
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+#include "samcli/amg.hpp"
+#include "samcli/clustering.hpp"
+#include "samcli/records.hpp"
+
+namespace samcli {
+
+// How a mask weighs the encoder-grid cells (16x16-pixel patches of the padded 1024 frame).
+// Coverage: the covered fraction of the cell, cells under minCoverage ignored. Notebook: weight 1
+// for every cell holding at least 2 mask pixels, as the original notebook pooled.
+enum class PoolingMode { Coverage, Notebook };
+struct PoolingOptions {
+  PoolingMode mode = PoolingMode::Coverage;
+  double minCoverage = 0.0;
+};
+
+// Cell weights (CV_32FC1, embedding grid size) of a full-resolution mask. The mask is mapped into
+// the encoder's frame exactly as the image was (resized like the encoder input, then padded
+// bottom/right), so a cell's weight is measured where its feature vector was computed.
+cv::Mat maskGridWeights(const cv::Mat& mask, const ImageEmbedding& embedding, const PoolingOptions& options);
+
+// Weighted mean of the grid's feature vectors; empty when every weight is 0.
+std::vector<float> poolEmbedding(const ImageEmbedding& embedding, const cv::Mat& weights);
+
+enum class ClusterMethod { Dbscan, Kmeans };
+
+struct SemanticOptions {
+  PoolingOptions pooling;
+  ClusterMethod method = ClusterMethod::Dbscan;
+  Metric metric = Metric::Cosine;  // DBSCAN; Euclidean runs on L2-normalised vectors
+  double eps = 0.06;
+  int minSamples = 2;
+  int clusters = 0;  // k-means K
+  uint64_t seed = 0;
+};
+
+// Throws UsageError naming the option (eps <= 0, min-samples < 1, clusters < 1 for k-means...).
+void validateSemanticOptions(const SemanticOptions& options);
+
+struct SemanticClass {
+  int id = 0;                   // 1.. (0 is "unlabelled" in label maps)
+  std::vector<size_t> members;  // record indices
+  int64_t area = 0;             // pixels carrying this class in the label map
+  double meanPredictedIou = 0;
+};
+
+struct SemanticResult {
+  std::vector<std::vector<float>> embeddings;  // per record; empty = the mask covers no grid cell
+  std::vector<int> classIds;                   // per record; 0 = unlabelled (noise, no embedding)
+  std::vector<SemanticClass> classes;          // by id
+  cv::Mat labelMap;                            // 0 = unlabelled, k = class k; 16-bit beyond 255 classes
+};
+
+// Pools every record's mask and clusters the vectors.
+SemanticResult classifyMasks(const std::vector<MaskRecord>& records, const ImageEmbedding& embedding,
+                             cv::Size imageSize, const SemanticOptions& options);
+
+// One-shot selection ("click one pepperoni, get all of them"): every mask whose vector has cosine
+// similarity >= minSimilarity with the exemplar's becomes class 1, the rest stay unlabelled.
+SemanticResult selectSimilar(const std::vector<MaskRecord>& records, const ImageEmbedding& embedding,
+                             cv::Size imageSize, size_t exemplar, double minSimilarity,
+                             const PoolingOptions& pooling);
+
+// The exemplar under a point: the smallest mask containing it. For a box: the mask whose box has
+// the highest IoU with it. Empty when none.
+std::optional<size_t> maskAtPoint(const std::vector<MaskRecord>& records, PointXY point);
+std::optional<size_t> maskForBox(const std::vector<MaskRecord>& records, const BoxXyxy& box);
+
+// The class map in colour with a legend strip ("class k: n masks") under the image.
+cv::Mat renderClasses(const cv::Mat& rgb, const SemanticResult& result);
+
+}  // namespace samcli
