@@ -37,4 +37,16 @@ void configureThreads(int threads) {
   at::set_num_threads(n);
 }
 
+torch::jit::Module loadScriptModule(const std::string& path, torch::Device device) {
+  try {
+    torch::jit::Module module = torch::jit::load(path, device);
+    module.eval();
+    return module;
+  } catch (const c10::Error& e) {
+    // LibTorch's message spans many lines of C++ context; its first line says what went wrong.
+    const std::string what = e.what_without_backtrace();
+    throw Error("cannot load TorchScript '" + path + "': " + what.substr(0, what.find('\n')));
+  }
+}
+
 }  // namespace samcli

@@ -1,9 +1,9 @@
 #pragma once
-// The single place that turns a user's --device/--threads into LibTorch settings. Library-internal:
-// includes torch.
+// The single place that turns a user's --device/--threads into LibTorch settings, and loads
+// TorchScript files onto the chosen device. Library-internal: includes torch.
 #include <string>
 
-#include <torch/types.h>
+#include <torch/script.h>
 
 #include "samcli/model.hpp"
 
@@ -16,5 +16,9 @@ torch::Device selectDevice(const std::string& spec);
 // Applies --threads (0 = all cores) to LibTorch's intra-op pool, once per process: LibTorch's own
 // default on some builds is a single thread.
 void configureThreads(int threads);
+
+// Loads a TorchScript file onto `device` in eval mode. Throws Error naming the file, with the first
+// line of LibTorch's message, when it is missing or not a TorchScript archive.
+torch::jit::Module loadScriptModule(const std::string& path, torch::Device device);
 
 }  // namespace samcli

@@ -14,16 +14,7 @@ namespace samcli {
 namespace {
 
 torch::jit::Module loadModule(const SamManifest& manifest, const std::string& file, torch::Device device) {
-  const std::string path = (fs::path(manifest.directory) / file).string();
-  try {
-    torch::jit::Module module = torch::jit::load(path, device);
-    module.eval();
-    return module;
-  } catch (const c10::Error& e) {
-    // LibTorch's message spans many lines of C++ context; its first line says what went wrong.
-    const std::string what = e.what_without_backtrace();
-    throw Error("cannot load TorchScript '" + path + "': " + what.substr(0, what.find('\n')));
-  }
+  return loadScriptModule((fs::path(manifest.directory) / file).string(), device);
 }
 
 }  // namespace

@@ -29,6 +29,31 @@ std::string resolveModelDir(const std::string& dirOrName, const std::string& def
 // Reads and validates <dir>/manifest.json. Throws Error naming the file on any problem.
 SamManifest readSamManifest(const std::string& dir);
 
+// An OWL-ViT detector directory for text-sam (weights/export_owlvit.py, docs/model-format.md).
+struct OwlVitManifest {
+  std::string directory;
+  std::string modelType;             // "owlvit-base-patch32", ..., "fixture"
+  int formatVersion = 0;
+  int imageSize = 768;               // side S of the square input; the image is resized to SxS
+  std::array<float, 3> imageMean{};  // RGB, 0..1 scale (after rescaling by 1/255)
+  std::array<float, 3> imageStd{};
+  int maxTextLength = 16;            // ids per query row, BOS and EOS included
+  int bosId = 0;
+  int eosId = 0;
+  int padId = 0;
+  std::string detectorFile;          // paths relative to `directory`
+  std::string bpeMergesFile;
+};
+
+// Resolves a --detector-model argument as resolveModelDir does, with "owlvit-<name>" and "<name>"
+// as the names looked up (so "base-patch32" finds weights/owlvit-base-patch32). An empty argument
+// means $SAMCLI_DETECTOR.
+std::string resolveDetectorDir(const std::string& dirOrName, const std::string& defaultEnv = "SAMCLI_DETECTOR");
+
+// Reads and validates an OWL-ViT <dir>/manifest.json. Throws Error naming the file on any problem,
+// including a file named in it that is missing.
+OwlVitManifest readOwlVitManifest(const std::string& dir);
+
 // Execution settings every tool shares. device: "cpu", "cuda", "cuda:N" or "auto" (CUDA when
 // available). threads: intra-op threads for LibTorch on the CPU, 0 = all cores.
 struct RuntimeOptions {

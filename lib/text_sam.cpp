@@ -1,0 +1,106 @@
+#include "samcli/text_sam.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+#include <opencv2/imgproc.hpp>
+
+#include "samcli/error.hpp"
+#include "samcli/outputs.hpp"
+#include "samcli/prompted.hpp"
+
+namespace samcli {
+namespace {
+
+std::string formatScore(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.2f", v);
+  return buf;
+}
+
+std::string tagOf(const MaskRecord& record) {
+  return record.extra.value("label", std::string()) + " " + formatScore(record.extra.value("detector_score", 0.0));
+}
+
+}  // namespace
+
+MaskRecord recordFromDetection(const Detection& detection, MaskPrediction& prediction,
+                               const std::vector<std::string>& queries, cv::Size imageSize) {
+  Prompt prompt;
+  prompt.box = detection.box;
+  std::vector<MaskPrediction> single{std::move(prediction)};
+  MaskRecord record = std::move(recordsFromPredictions(prompt, single, imageSize).front());
+  record.extra["label"] = queries.at(static_cast<size_t>(detection.label));
+  record.extra["label_id"] = detection.label;
+  record.extra["detector_score"] = detection.score;
+  return record;
+}
+
+cv::Mat renderDetections(const cv::Mat& rgb, const std::vector<MaskRecord>& records, const std::string& title) {
+  cv::Mat canvas = rgb.clone();
+  // Sizes follow renderOverlay's, so the two figures of an image look alike.
+  const double scale = std::max(rgb.cols, rgb.rows) / 1000.0;
+  const int thickness = std::max(1, cvRound(2 * scale));
+  const double fontScale = std::max(0.45, 0.6 * scale);
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (!records[i].box) continue;
+    const BoxXyxy& b = *records[i].box;
+    const cv::Vec3b c = maskColour(i);
+    const cv::Scalar colour(c[0], c[1], c[2]);
+    cv::rectangle(canvas, cv::Point2d(b.x0, b.y0), cv::Point2d(b.x1, b.y1), colour, thickness + 1, cv::LINE_AA);
+    int baseline = 0;
+    const std::string tag = tagOf(records[i]);
+    const cv::Size text = cv::getTextSize(tag, cv::FONT_HERSHEY_SIMPLEX, fontScale, thickness, &baseline);
+    // The tag sits on the box's top edge, inside the image when the box touches the top.
+    const int x = std::clamp(cvRound(b.x0), 0, std::max(0, canvas.cols - text.width - 6));
+    const int top = std::max(0, cvRound(b.y0) - text.height - baseline - 6);
+    cv::rectangle(canvas, cv::Rect(x, top, text.width + 6, text.height + baseline + 6), colour, cv::FILLED);
+    const double luma = 0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2];
+    cv::putText(canvas, tag, cv::Point(x + 3, top + text.height + 3), cv::FONT_HERSHEY_SIMPLEX, fontScale,
+                luma > 140 ? cv::Scalar(0, 0, 0) : cv::Scalar(255, 255, 255), thickness, cv::LINE_AA);
+  }
+  return renderOverlay(canvas, {}, title, false);
+}
+
+nlohmann::ordered_json writeTextSamResult(const std::string& outDir, const std::string& imagePath, const cv::Mat& rgb,
+                                          const std::vector<QuerySet>& sets,
+                                          std::vector<std::vector<MaskRecord>>& records, bool overlayPerDetection) {
+  if (sets.empty() || records.size() != sets.size()) throw Error("writeTextSamResult: one record list per query set");
+  ImageOutputDir out(outDir, outputStem(imagePath));
+  const bool setFolders = !sets.front().folder.empty();
+  std::vector<MaskRecord> all;
+  for (size_t s = 0; s < sets.size(); ++s) {
+    const std::string prefix = sets[s].folder.empty() ? "" : sets[s].folder + "/";
+    std::vector<MaskRecord>& set = records[s];
+    std::vector<const MaskRecord*> masks;
+    for (size_t i = 0; i < set.size(); ++i) {
+      set[i].maskFile = prefix + std::to_string(i) + ".png";
+      out.writePng(set[i].maskFile, set[i].mask);
+      if (setFolders) set[i].extra["query_set"] = s + 1;
+      masks.push_back(&set[i]);
+      if (overlayPerDetection) {
+        out.writePng(prefix + "overlay_" + std::to_string(i) + ".png", renderOverlay(rgb, {&set[i]}, tagOf(set[i])));
+      }
+    }
+    const std::string queries = joinQueries(sets[s].queries);
+    out.writePng(prefix + "detections.png",
+                 renderDetections(rgb, set, std::to_string(set.size()) + " detection(s): " + queries));
+    out.writePng(prefix + "overlay.png", renderOverlay(rgb, masks, std::to_string(set.size()) + " mask(s): " + queries));
+    all.insert(all.end(), set.begin(), set.end());
+  }
+  nlohmann::ordered_json doc = imageResultJson(imagePath, rgb.size(), all);
+  if (setFolders) {
+    auto list = nlohmann::ordered_json::array();
+    for (size_t s = 0; s < sets.size(); ++s) {
+      list.push_back({{"query_set", s + 1}, {"folder", sets[s].folder}, {"queries", sets[s].queries}});
+    }
+    doc["query_sets"] = std::move(list);
+  } else {
+    doc["queries"] = sets.front().queries;
+  }
+  out.writeText("masks.json", dumpJson(doc));
+  out.commit();
+  return doc;
+}
+
+}  // namespace samcli
