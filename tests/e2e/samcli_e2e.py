@@ -110,6 +110,35 @@ def rle_decode(segmentation):
     return flat.reshape(w, h).T
 
 
+def rle_counts_to_string(counts):
+    """pycocotools' rleToString: run lengths -> the compressed COCO counts string."""
+    chars = []
+    for i, x in enumerate(counts):
+        if i > 2:
+            x -= counts[i - 2]
+        more = True
+        while more:
+            c = x & 0x1F
+            x >>= 5
+            more = x != -1 if c & 0x10 else x != 0
+            if more:
+                c |= 0x20
+            chars.append(chr(c + 48))
+    return "".join(chars)
+
+
+def rle_encode(mask, compressed=True):
+    """HxW bool -> COCO RLE {"size", "counts"}, column-major as pycocotools."""
+    h, w = mask.shape
+    flat = mask.T.reshape(-1).astype(np.int8)
+    changes = np.flatnonzero(np.diff(flat)) + 1
+    bounds = np.concatenate([[0], changes, [flat.size]])
+    counts = np.diff(bounds).tolist()
+    if flat.size and flat[0]:
+        counts.insert(0, 0)
+    return {"size": [h, w], "counts": rle_counts_to_string(counts) if compressed else counts}
+
+
 def bbox_xywh(mask):
     """Official convention: [x_min, y_min, x_max - x_min, y_max - y_min]."""
     ys, xs = np.nonzero(mask)
