@@ -14,7 +14,7 @@ namespace samcli {
 torch::Device selectDevice(const std::string& spec);
 
 // Applies --threads (0 = all cores) to LibTorch's intra-op pool, once per process: LibTorch's own
-// default on some builds is a single thread.
+// default on some builds is a single thread. Also keeps OpenCV from running a second thread pool.
 void configureThreads(int threads);
 
 // Loads a TorchScript file onto `device` in eval mode. Throws Error naming the file, with the first
