@@ -53,11 +53,12 @@ torch::Tensor SamModel::encode(const torch::Tensor& preprocessed) const {
 DecoderOutput SamModel::decode(const torch::Tensor& embedding, const torch::Tensor& coords, const torch::Tensor& labels,
                                const torch::Tensor& maskInput, bool multimask) const {
   torch::InferenceMode guard;
-  const int64_t batch = coords.size(0);
   const int64_t low = manifest_.lowResMaskSize;
   const auto fopts = torch::TensorOptions().dtype(torch::kFloat32).device(device_);
   const bool hasMask = maskInput.defined();
-  const torch::Tensor mask = hasMask ? maskInput.to(device_) : torch::zeros({batch, 1, low, low}, fopts);
+  // Without a mask input one zero mask broadcasts over the batch: the decoder then skips
+  // downscaling B empty masks into a [B,256,64,64] tensor it would discard (same outputs, bit for bit).
+  const torch::Tensor mask = hasMask ? maskInput.to(device_) : torch::zeros({1, 1, low, low}, fopts);
   const torch::Tensor hasMaskFlag = torch::full({1}, hasMask ? 1.0f : 0.0f, fopts);
   const auto out = decoder_.forward({embedding, coords.to(device_), labels.to(device_), mask, hasMaskFlag}).toTuple();
   torch::Tensor masks = out->elements()[0].toTensor();
