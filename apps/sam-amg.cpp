@@ -6,9 +6,6 @@
 #include <samcli/outputs.hpp>
 #include <samcli/predictor.hpp>
 
-#include <filesystem>
-#include <fstream>
-
 using namespace samcli;
 
 int main(int argc, char** argv) {
@@ -37,11 +34,7 @@ int main(int argc, char** argv) {
   addCommonOptions(app, common);
   AmgCli amg;
   addAmgOptions(app, amg, "default");
-  bool skipExisting = false;
   uint32_t seed = 0;
-
-  app.add_flag("--skip-existing", skipExisting, "Skip images whose output folder already exists (resume a run)")
-      ->group("Output");
   app.add_option("--seed", seed, "Seed of the overlay colours")->capture_default_str()->group("Output");
 
   return runTool(app, argc, argv, [&] {
@@ -49,24 +42,22 @@ int main(int argc, char** argv) {
     const AmgOptions options = resolveAmgOptions(amg);  // before the model loads: that takes seconds
 
     const AutomaticMaskGenerator generator(loadSamModel(resolveModelDir(common.model), common.runtime), options);
-    return processImages(common, [&](const std::string& path) {
-      const std::string folder = (std::filesystem::path(common.outDir) / outputStem(path)).string();
-      if (skipExisting && std::filesystem::exists(folder + "/masks.json")) {
-        std::ifstream in(folder + "/masks.json");
-        return nlohmann::ordered_json::parse(in);
-      }
-      const cv::Mat rgb = readImageRgb(path);
+    return processImages(common, [&](const InputImage& input, const cv::Mat& rgb) {
       std::vector<MaskRecord> records = generator.generate(rgb);
-      if (records.empty()) Log::warning("no mask passed the filters in '" + path + "'");
-      ImageOutputDir out(common.outDir, outputStem(path));
-      out.writeMasks(records);
-      out.writeText("metadata.csv", amgMetadataCsv(records));
-      out.writePng("overlay.png", renderAnnotations(rgb, records, seed));
-      out.writePng("labels.png", labelMap(records, rgb.size()));
-      nlohmann::ordered_json doc = imageResultJson(path, rgb.size(), records);
-      out.writeText("masks.json", dumpJson(doc));
-      out.commit();
-      return doc;
+      if (records.empty()) Log::warning("no mask passed the filters in '" + input.path + "'");
+      nameMaskFiles(records);
+      ImageOutcome outcome;
+      outcome.doc = imageResultJson(input.path, rgb.size(), records);
+      outcome.write = [&common, input, rgb, records = std::move(records), json = dumpJson(outcome.doc), seed] {
+        ImageOutputDir out(common.outDir, input.outputName);
+        out.writeMasks(records);
+        out.writeText("metadata.csv", amgMetadataCsv(records));
+        out.writePng("overlay.png", renderAnnotations(rgb, records, seed));
+        out.writePng("labels.png", labelMap(records, rgb.size()));
+        out.writeText("masks.json", json);
+        out.commit();
+      };
+      return outcome;
     });
   });
 }

@@ -57,16 +57,15 @@ int main(int argc, char** argv) {
     }
 
     Predictor predictor(loadSamModel(resolveModelDir(common.model), common.runtime));
-    return processImages(common, [&](const std::string& path) {
-      const cv::Mat rgb = readImageRgb(path);
-      for (const auto& p : prompts) checkPromptInside(p, rgb.size(), path);
+    return processImages(common, [&](const InputImage& input, const cv::Mat& rgb) {
+      for (const auto& p : prompts) checkPromptInside(p, rgb.size(), input.path);
       predictor.setImage(rgb);
       auto batches = predictor.predictBatch(prompts, multimask);
       std::vector<MaskRecord> records;
       for (size_t i = 0; i < prompts.size(); ++i) {
         for (auto& r : recordsFromPredictions(prompts[i], batches[i], rgb.size())) records.push_back(std::move(r));
       }
-      return writePromptedResult(common.outDir, path, rgb, records, multimask);
+      return promptedResult(common.outDir, input.outputName, input.path, rgb, std::move(records), multimask);
     });
   });
 }

@@ -64,17 +64,16 @@ int main(int argc, char** argv) {
     const bool useMultimask = multimask || (!single && prompt.points.size() == 1);
 
     Predictor predictor(loadSamModel(resolveModelDir(common.model), common.runtime));
-    return processImages(common, [&](const std::string& path) {
-      const cv::Mat rgb = readImageRgb(path);
-      checkPromptInside(prompt, rgb.size(), path);
+    return processImages(common, [&](const InputImage& input, const cv::Mat& rgb) {
+      checkPromptInside(prompt, rgb.size(), input.path);
       predictor.setImage(rgb);
       std::vector<MaskPrediction> predictions = predictor.predict(prompt, useMultimask);
       const auto best = std::max_element(predictions.begin(), predictions.end(),
                                          [](const auto& a, const auto& b) { return a.predictedIou < b.predictedIou; });
       const cv::Mat bestLogits = best->lowResLogits;
       std::vector<MaskRecord> records = recordsFromPredictions(prompt, predictions, rgb.size());
-      return writePromptedResult(common.outDir, path, rgb, records, useMultimask,
-                                 {{"best_logits.npy", bestLogits}});
+      return promptedResult(common.outDir, input.outputName, input.path, rgb, std::move(records), useMultimask,
+                            {{"best_logits.npy", bestLogits}});
     });
   });
 }

@@ -116,8 +116,8 @@ int main(int argc, char** argv) {
     if (similarity < -1.0 || similarity > 1.0) throw UsageError("--similarity must be between -1 and 1");
 
     const AutomaticMaskGenerator generator(loadSamModel(resolveModelDir(common.model), common.runtime), amgOptions);
-    return processImages(common, [&](const std::string& path) {
-      const cv::Mat rgb = readImageRgb(path);
+    return processImages(common, [&](const InputImage& input, const cv::Mat& rgb) {
+      const std::string& path = input.path;
       if (likePoint && (likePoint->x < 0 || likePoint->y < 0 || likePoint->x >= rgb.cols || likePoint->y >= rgb.rows)) {
         throw Error("--like " + like + " is outside '" + path + "' (" + std::to_string(rgb.cols) + "x" +
                     std::to_string(rgb.rows) + ")");
@@ -147,16 +147,11 @@ int main(int argc, char** argv) {
         }
       }
 
-      ImageOutputDir out(common.outDir, outputStem(path));
-      out.writeMasks(records);
-      out.writePng("classes.png", result.labelMap);
-      out.writePng("classes_vis.png", renderClasses(rgb, result));
-      for (const auto& c : result.classes) out.writePng("class_" + std::to_string(c.id) + ".png", result.labelMap == c.id);
-      if (saveEmbeddings) writeNpy(out.pathFor("embeddings.npy"), embeddingMatrix(result, embedding.channels));
+      nameMaskFiles(records);
       nlohmann::ordered_json doc = imageResultJson(path, rgb.size(), records);
       doc["classes"] = classesJson(result);
       if (!gtDir.empty()) {
-        const std::string gtPath = (std::filesystem::path(gtDir) / (outputStem(path) + ".png")).string();
+        const std::string gtPath = (std::filesystem::path(gtDir) / (input.outputName + ".png")).string();
         cv::Mat gt = readLabelMap(gtPath);
         if (gt.size() != rgb.size()) throw Error("ground truth '" + gtPath + "' is not the size of '" + path + "'");
         const auto matches = matchLabelMaps(result.labelMap, gt);
@@ -170,9 +165,22 @@ int main(int argc, char** argv) {
         msg << path << ": matched mIoU " << mean << " over " << matches.size() << " ground-truth class(es)";
         Log::info(msg.str());
       }
-      out.writeText("masks.json", dumpJson(doc));
-      out.commit();
-      return doc;
+      ImageOutcome outcome;
+      outcome.doc = std::move(doc);
+      cv::Mat embeddings;
+      if (saveEmbeddings) embeddings = embeddingMatrix(result, embedding.channels);
+      outcome.write = [&common, input, rgb, records = std::move(records), result = std::move(result), embeddings,
+                       json = dumpJson(outcome.doc)] {
+        ImageOutputDir out(common.outDir, input.outputName);
+        out.writeMasks(records);
+        out.writePng("classes.png", result.labelMap);
+        out.writePng("classes_vis.png", renderClasses(rgb, result));
+        for (const auto& c : result.classes) out.writePng("class_" + std::to_string(c.id) + ".png", result.labelMap == c.id);
+        if (!embeddings.empty()) writeNpy(out.pathFor("embeddings.npy"), embeddings);
+        out.writeText("masks.json", json);
+        out.commit();
+      };
+      return outcome;
     });
   });
 }

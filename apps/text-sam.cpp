@@ -167,10 +167,10 @@ int run(const CommonOptions& common, const TextSamOptions& o) {
 
   Pipeline pipeline{std::move(sets), std::move(tokens), o.detection, OwlVitDetector(detectorManifest, common.runtime),
                     Predictor(loadSamModel(samDir, common.runtime))};
-  return processImages(common, [&](const std::string& path) {
-    const cv::Mat rgb = readImageRgb(path);
-    std::vector<std::vector<MaskRecord>> records = segmentImage(pipeline, path, rgb);
-    return writeTextSamResult(common.outDir, path, rgb, pipeline.sets, records, o.maskMode == "single");
+  return processImages(common, [&](const InputImage& input, const cv::Mat& rgb) {
+    std::vector<std::vector<MaskRecord>> records = segmentImage(pipeline, input.path, rgb);
+    return textSamResult(common.outDir, input.outputName, input.path, rgb, pipeline.sets, std::move(records),
+                         o.maskMode == "single");
   });
 }
 

@@ -208,7 +208,7 @@ std::vector<MaskRecord> AutomaticMaskGenerator::generate(const cv::Mat& rgb, Amg
     const cv::Mat cropped = rgb(cv::Rect(b[0], b[1], b[2] - b[0], b[3] - b[1])).clone();
     ctx.cropSize = cropped.size();
     auto start = Clock::now();
-    ctx.embedding = model_->encode(model_->preprocess(cropped, &ctx.inputSize));
+    ctx.embedding = model_->encodeImage(cropped, &ctx.inputSize);
     t.encoderSeconds += secondsSince(start);
     if (wholeImageEmbedding && crop.layer == 0) {
       copyEmbedding(ctx.embedding, ctx.inputSize, model_->manifest().imageSize, *wholeImageEmbedding);

@@ -1,19 +1,22 @@
 #include "samcli/cli.hpp"
 
+#include <unistd.h>
+
 #include <chrono>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <future>
 #include <iostream>
 #include <sstream>
 
+#include "samcli/coco.hpp"
 #include "samcli/error.hpp"
 #include "samcli/image_io.hpp"
 #include "samcli/records.hpp"
 
 namespace samcli {
 namespace {
-
-std::string g_tool = "samcli";
-bool g_quiet = false;
 
 std::vector<double> parseNumbers(const std::string& text, char sep, const std::string& option, size_t expected,
                                  const char* shape) {
@@ -41,16 +44,19 @@ std::vector<double> parseNumbers(const std::string& text, char sep, const std::s
 
 }  // namespace
 
-void Log::setTool(std::string name) { g_tool = std::move(name); }
-void Log::setQuiet(bool quiet) { g_quiet = quiet; }
-void Log::info(const std::string& message) {
-  if (!g_quiet) std::cerr << g_tool << ": " << message << '\n';
-}
-void Log::warning(const std::string& message) { std::cerr << g_tool << ": warning: " << message << '\n'; }
-void Log::error(const std::string& message) { std::cerr << g_tool << ": error: " << message << '\n'; }
-
 void addCommonOptions(CLI::App& app, CommonOptions& o) {
-  app.add_option("images", o.inputs, "Input image files")->required()->type_name("IMAGE...");
+  app.add_option("images", o.inputs,
+                 "Images: files, directories, glob patterns, @list.txt (one path per line) or - (paths on stdin); "
+                 "processed in sorted order")
+      ->required()
+      ->type_name("IMAGE...")
+      ->group("Input");
+  app.add_flag("-r,--recursive", o.recursive, "Include images in subdirectories of directory arguments")->group("Input");
+  app.add_option("--shard", o.shard,
+                 "Process only inputs I, I+N, I+2N, ... of the sorted list (0 <= I < N): N jobs cover every input "
+                 "exactly once")
+      ->type_name("I/N")
+      ->group("Input");
   app.add_option("-m,--model", o.model,
                  "SAM model: a directory made by weights/export_sam.py, or a name (vit_b, vit_l, vit_h, b, l, h) "
                  "looked up under $SAMCLI_WEIGHTS and ./weights. Default: $SAMCLI_MODEL")
@@ -63,15 +69,32 @@ void addCommonOptions(CLI::App& app, CommonOptions& o) {
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber)
       ->group("Model");
-  app.add_option("-o,--out", o.outDir, "Output directory for masks, overlays and per-image JSON")
+  app.add_option("--embedding-cache", o.runtime.embeddingCache,
+                 "Keep image embeddings in DIR, keyed by image content and model: repeated runs on the same image "
+                 "skip the encoder (stale or corrupt entries are rebuilt)")
+      ->type_name("DIR")
+      ->group("Model");
+  app.add_option("-o,--out", o.outDir,
+                 "Output directory: one folder per image, mirroring the input tree below directory arguments")
       ->capture_default_str()
       ->group("Output");
   app.add_option("--json", o.jsonPath, "Also write all records of the run as one JSON file ('-' = stdout)")
       ->type_name("FILE|-")
       ->group("Output");
-  app.add_flag("-q,--quiet", o.quiet, "No progress messages on stderr (errors are still printed)")->group("Output");
+  app.add_flag("--jsonl", o.jsonl, "Stream one JSON line per image to stdout (image, status, masks, seconds)")
+      ->group("Output");
+  app.add_option("--coco", o.cocoPath, "Also write the run as a COCO instance-segmentation file")
+      ->type_name("FILE")
+      ->group("Output");
+  app.add_flag("--skip-existing", o.skipExisting, "Skip images whose output folder is complete (resume a run)")
+      ->group("Output");
+  app.add_flag("-k,--keep-going", o.keepGoing,
+               "Report a failing image and go on with the rest (exit code 1 at the end); default: stop")
+      ->group("Output");
+  app.add_flag("-q,--quiet", o.quiet, "No progress on stderr (errors are still printed)")->group("Output");
   // A repeated single-value option takes its last value, so wrappers can append overrides.
-  for (const char* name : {"--model", "--device", "--threads", "--out", "--json"}) {
+  for (const char* name : {"--model", "--device", "--threads", "--out", "--json", "--coco", "--shard",
+                           "--embedding-cache"}) {
     app.get_option(name)->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   }
 }
@@ -175,26 +198,169 @@ int runTool(CLI::App& app, int argc, char** argv, const std::function<int()>& bo
   }
 }
 
-int processImages(const CommonOptions& options,
-                  const std::function<nlohmann::ordered_json(const std::string& path)>& perImage) {
-  auto all = nlohmann::ordered_json::array();
-  size_t done = 0;
-  for (const auto& path : options.inputs) {
-    const auto start = std::chrono::steady_clock::now();
-    nlohmann::ordered_json result = perImage(path);
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    ++done;
-    std::ostringstream msg;
-    msg.precision(2);
-    msg << std::fixed << "[" << done << "/" << options.inputs.size() << "] " << path << ": "
-        << result["masks"].size() << " mask(s), " << seconds << " s";
-    Log::info(msg.str());
-    if (!options.jsonPath.empty()) all.push_back(std::move(result));
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Progress on stderr: a redrawn bar with rate and ETA on a terminal, one line per image otherwise.
+class Progress {
+ public:
+  explicit Progress(size_t total) : total_(total), start_(Clock::now()), bar_(::isatty(STDERR_FILENO) != 0) {}
+
+  void report(size_t done, const std::string& line) {
+    if (Log::quiet()) return;
+    if (!bar_) return Log::info(line);
+    const double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
+    const double rate = elapsed > 0 ? double(done) / elapsed : 0.0;
+    const int width = 30;
+    const int filled = int(double(width) * double(done) / double(std::max<size_t>(total_, 1)));
+    std::ostringstream bar;
+    bar.precision(2);
+    bar << std::fixed << "\r[" << std::string(size_t(filled), '=') << std::string(size_t(width - filled), ' ') << "] "
+        << done << "/" << total_ << "  " << rate << " img/s";
+    if (rate > 0 && done < total_) bar << "  ETA " << int(double(total_ - done) / rate) << " s";
+    bar << "   ";
+    std::cerr << bar.str() << (done == total_ ? "\n" : "") << std::flush;
   }
+
+ private:
+  size_t total_;
+  Clock::time_point start_;
+  bool bar_;
+};
+
+struct ImageRun {
+  const InputImage* input = nullptr;
+  std::string status;  // ok, skipped, error
+  std::string error;
+  double seconds = 0;
+  nlohmann::ordered_json doc;
+};
+
+double secondsSince(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+}  // namespace
+
+int processImages(const CommonOptions& options, const ImageTask& perImage) {
+  std::vector<InputImage> inputs = expandInputs(options.inputs, options.recursive);
+  if (!options.shard.empty()) inputs = selectShard(inputs, parseShard(options.shard));
+  if (inputs.empty()) Log::warning("no input image to process");
+  const auto existingResult = [&](const InputImage& in) {
+    const std::filesystem::path doc = std::filesystem::path(options.outDir) / in.outputName / "masks.json";
+    std::error_code ec;
+    return options.skipExisting && std::filesystem::exists(doc, ec) ? doc.string() : std::string();
+  };
+
+  Progress progress(inputs.size());
+  std::vector<nlohmann::ordered_json> docs;
+  size_t done = 0;
+  size_t failures = 0;
+  std::string firstError;
+  const auto finish = [&](ImageRun& run) {
+    ++done;
+    const size_t masks = run.doc.contains("masks") ? run.doc["masks"].size() : 0;
+    std::ostringstream line;
+    line.precision(2);
+    line << std::fixed << "[" << done << "/" << inputs.size() << "] " << run.input->path << ": ";
+    if (run.status == "error") {
+      ++failures;
+      if (firstError.empty()) firstError = run.error;
+      if (options.keepGoing) Log::error(run.error);
+      line << "failed";
+    } else if (run.status == "skipped") {
+      line << "skipped, output exists";
+    } else {
+      line << masks << " mask(s), " << run.seconds << " s";
+    }
+    if (options.jsonl) {
+      nlohmann::ordered_json j = {{"image", run.input->path},
+                                  {"output", (std::filesystem::path(options.outDir) / run.input->outputName).string()},
+                                  {"status", run.status},
+                                  {"masks", masks},
+                                  {"seconds", run.seconds}};
+      if (run.status == "error") j["error"] = run.error;
+      std::cout << j.dump() << '\n' << std::flush;
+    }
+    if (run.status != "error" && (!options.jsonPath.empty() || !options.cocoPath.empty())) docs.push_back(run.doc);
+    if (run.status != "error" || options.keepGoing) progress.report(done, line.str());
+  };
+
+  // The pipeline: decode of image i+1 and the write of image i-1 overlap inference on image i.
+  std::future<cv::Mat> nextImage;
+  size_t nextIndex = inputs.size();
+  const auto prefetch = [&](size_t from) {
+    nextIndex = from;
+    while (nextIndex < inputs.size() && !existingResult(inputs[nextIndex]).empty()) ++nextIndex;
+    if (nextIndex < inputs.size()) nextImage = std::async(std::launch::async, readImageRgb, inputs[nextIndex].path);
+  };
+  std::future<void> pendingWrite;
+  ImageRun pendingRun;
+  const auto settleWrite = [&] {
+    if (!pendingWrite.valid()) return;
+    try {
+      pendingWrite.get();
+      pendingRun.status = "ok";
+    } catch (const std::exception& e) {
+      pendingRun.status = "error";
+      pendingRun.error = e.what();
+    }
+    finish(pendingRun);
+  };
+  const auto stopOnFailure = [&] {
+    if (failures > 0 && !options.keepGoing) {
+      settleWrite();
+      throw Error(firstError);
+    }
+  };
+
+  prefetch(0);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    ImageRun run;
+    run.input = &inputs[i];
+    if (const std::string doc = existingResult(inputs[i]); !doc.empty()) {
+      std::ifstream in(doc);
+      try {
+        run.doc = nlohmann::ordered_json::parse(in);
+        run.status = "skipped";
+      } catch (const nlohmann::json::exception&) {
+        run.status = "error";
+        run.error = "cannot read '" + doc + "' to skip its image: invalid JSON (remove the folder to redo it)";
+      }
+      finish(run);
+      stopOnFailure();
+      continue;
+    }
+    const auto start = Clock::now();
+    try {
+      const cv::Mat rgb = nextImage.get();
+      prefetch(i + 1);
+      ImageOutcome outcome = perImage(inputs[i], rgb);
+      run.doc = std::move(outcome.doc);
+      run.seconds = secondsSince(start);
+      settleWrite();
+      pendingRun = std::move(run);
+      pendingWrite = std::async(std::launch::async, std::move(outcome.write));
+    } catch (const Error& e) {
+      if (nextIndex == i) prefetch(i + 1);  // the read itself failed
+      run.status = "error";
+      run.error = e.what();
+      run.seconds = secondsSince(start);
+      finish(run);
+    }
+    stopOnFailure();
+  }
+  settleWrite();
+  stopOnFailure();
+
   if (options.jsonPath == "-") {
-    std::cout << dumpJson(all) << std::flush;
+    std::cout << dumpJson(nlohmann::ordered_json(docs)) << std::flush;
   } else if (!options.jsonPath.empty()) {
-    writeFileAtomic(options.jsonPath, dumpJson(all));
+    writeFileAtomic(options.jsonPath, dumpJson(nlohmann::ordered_json(docs)));
+  }
+  if (!options.cocoPath.empty()) writeFileAtomic(options.cocoPath, dumpJson(cocoFromResults(docs), false));
+  if (failures > 0) {
+    Log::error(std::to_string(failures) + " of " + std::to_string(inputs.size()) + " image(s) failed");
+    return 1;
   }
   return 0;
 }

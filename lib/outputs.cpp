@@ -20,11 +20,14 @@ namespace fs = std::filesystem;
 
 namespace samcli {
 
-std::string outputStem(const std::string& path) { return fs::path(path).stem().string(); }
+void nameMaskFiles(std::vector<MaskRecord>& records, const std::string& prefix) {
+  for (size_t i = 0; i < records.size(); ++i) records[i].maskFile = prefix + std::to_string(i) + ".png";
+}
 
-ImageOutputDir::ImageOutputDir(const std::string& outDir, const std::string& stem)
-    : final_((fs::path(outDir) / stem).string()) {
-  temp_ = (fs::path(outDir) / ("." + stem + ".tmp-" + std::to_string(::getpid()))).string();
+ImageOutputDir::ImageOutputDir(const std::string& outDir, const std::string& name)
+    : final_((fs::path(outDir) / name).string()) {
+  const fs::path target(final_);
+  temp_ = (target.parent_path() / ("." + target.filename().string() + ".tmp-" + std::to_string(::getpid()))).string();
   std::error_code ec;
   fs::remove_all(temp_, ec);
   fs::create_directories(temp_, ec);
@@ -40,11 +43,8 @@ ImageOutputDir::~ImageOutputDir() {
 
 std::string ImageOutputDir::pathFor(const std::string& file) const { return (fs::path(temp_) / file).string(); }
 
-void ImageOutputDir::writeMasks(std::vector<MaskRecord>& records) {
-  for (size_t i = 0; i < records.size(); ++i) {
-    records[i].maskFile = std::to_string(i) + ".png";
-    writePngAtomic(pathFor(records[i].maskFile), records[i].mask.empty() ? decodeRle(records[i].rle) : records[i].mask);
-  }
+void ImageOutputDir::writeMasks(const std::vector<MaskRecord>& records) {
+  for (const auto& r : records) writePngAtomic(pathFor(r.maskFile), r.mask.empty() ? decodeRle(r.rle) : r.mask);
 }
 
 void ImageOutputDir::writePng(const std::string& file, const cv::Mat& image) { writePngAtomic(pathFor(file), image); }

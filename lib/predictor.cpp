@@ -24,7 +24,7 @@ Predictor& Predictor::operator=(Predictor&&) noexcept = default;
 void Predictor::setImage(const cv::Mat& rgb) {
   if (rgb.empty() || rgb.type() != CV_8UC3) throw Error("setImage expects a non-empty 8-bit RGB image");
   impl_->originalSize = rgb.size();
-  impl_->embedding = impl_->model->encode(impl_->model->preprocess(rgb, &impl_->inputSize));
+  impl_->embedding = impl_->model->encodeImage(rgb, &impl_->inputSize);
 }
 
 bool Predictor::isImageSet() const { return impl_->embedding.defined(); }

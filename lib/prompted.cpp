@@ -55,30 +55,36 @@ std::vector<MaskRecord> recordsFromPredictions(const Prompt& prompt, std::vector
   return records;
 }
 
-nlohmann::ordered_json writePromptedResult(const std::string& outDir, const std::string& imagePath,
-                                           const cv::Mat& rgb, std::vector<MaskRecord>& records, bool panelPerMask,
-                                           const std::vector<std::pair<std::string, cv::Mat>>& arrays) {
-  ImageOutputDir out(outDir, outputStem(imagePath));
-  out.writeMasks(records);
-  cv::Mat overlay;
-  if (panelPerMask) {
-    std::vector<cv::Mat> panels;
-    for (size_t i = 0; i < records.size(); ++i) {
-      panels.push_back(renderOverlay(rgb, {&records[i]},
-                                     "Mask " + std::to_string(i + 1) + ", score " + formatScore(records[i].predictedIou)));
+ImageOutcome promptedResult(const std::string& outDir, const std::string& outputName, const std::string& imagePath,
+                            const cv::Mat& rgb, std::vector<MaskRecord> records, bool panelPerMask,
+                            std::vector<std::pair<std::string, cv::Mat>> arrays) {
+  nameMaskFiles(records);
+  ImageOutcome outcome;
+  outcome.doc = imageResultJson(imagePath, rgb.size(), records);
+  const std::string json = dumpJson(outcome.doc);
+  outcome.write = [outDir, outputName, rgb, records = std::move(records), panelPerMask, arrays = std::move(arrays),
+                   json] {
+    ImageOutputDir out(outDir, outputName);
+    out.writeMasks(records);
+    cv::Mat overlay;
+    if (panelPerMask) {
+      std::vector<cv::Mat> panels;
+      for (size_t i = 0; i < records.size(); ++i) {
+        panels.push_back(renderOverlay(rgb, {&records[i]},
+                                       "Mask " + std::to_string(i + 1) + ", score " + formatScore(records[i].predictedIou)));
+      }
+      overlay = sideBySide(panels);
+    } else {
+      std::vector<const MaskRecord*> all;
+      for (const auto& r : records) all.push_back(&r);
+      overlay = renderOverlay(rgb, all, std::to_string(records.size()) + " mask(s)");
     }
-    overlay = sideBySide(panels);
-  } else {
-    std::vector<const MaskRecord*> all;
-    for (const auto& r : records) all.push_back(&r);
-    overlay = renderOverlay(rgb, all, std::to_string(records.size()) + " mask(s)");
-  }
-  out.writePng("overlay.png", overlay);
-  for (const auto& [file, array] : arrays) writeNpy(out.pathFor(file), array);
-  nlohmann::ordered_json doc = imageResultJson(imagePath, rgb.size(), records);
-  out.writeText("masks.json", dumpJson(doc));
-  out.commit();
-  return doc;
+    out.writePng("overlay.png", overlay);
+    for (const auto& [file, array] : arrays) writeNpy(out.pathFor(file), array);
+    out.writeText("masks.json", json);
+    out.commit();
+  };
+  return outcome;
 }
 
 }  // namespace samcli

@@ -1,11 +1,13 @@
 #include "sam_model.hpp"
 
 #include <filesystem>
+#include <fstream>
 
 #include <torch/nn/functional.h>
 
 #include "device.hpp"
 #include "samcli/error.hpp"
+#include "samcli/sha256.hpp"
 
 namespace F = torch::nn::functional;
 namespace fs = std::filesystem;
@@ -17,12 +19,25 @@ torch::jit::Module loadModule(const SamManifest& manifest, const std::string& fi
   return loadScriptModule((fs::path(manifest.directory) / file).string(), device);
 }
 
+// Changes whenever the encoder or its preprocessing could: the manifest and the encoder file.
+std::string encoderIdentity(const SamManifest& manifest) {
+  const fs::path dir(manifest.directory);
+  std::ifstream in(dir / "manifest.json", std::ios::binary);
+  const std::string manifestBytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::error_code ec;
+  const fs::path encoder = dir / manifest.imageEncoderFile;
+  const auto size = fs::file_size(encoder, ec);
+  const auto mtime = fs::last_write_time(encoder, ec).time_since_epoch().count();
+  return sha256Hex(manifestBytes + "|" + std::to_string(size) + "|" + std::to_string(mtime));
+}
+
 }  // namespace
 
 SamModel::SamModel(SamManifest manifest, const RuntimeOptions& runtime)
     : manifest_(std::move(manifest)), device_(selectDevice(runtime.device)) {
   configureThreads(runtime.threads);
   encoder_ = loadModule(manifest_, manifest_.imageEncoderFile, device_);
+  if (!runtime.embeddingCache.empty()) cache_ = std::make_unique<EmbeddingCache>(runtime.embeddingCache, encoderIdentity(manifest_));
   decoder_ = loadModule(manifest_, manifest_.promptDecoderFile, device_);
   const auto opts = torch::TensorOptions().dtype(torch::kFloat32);
   pixelMean_ = torch::tensor(std::vector<float>(manifest_.pixelMean.begin(), manifest_.pixelMean.end()), opts)
@@ -48,6 +63,24 @@ torch::Tensor SamModel::preprocess(const cv::Mat& rgb, cv::Size* inputSize) cons
 torch::Tensor SamModel::encode(const torch::Tensor& preprocessed) const {
   torch::InferenceMode guard;
   return encoder_.forward({preprocessed}).toTensor();
+}
+
+torch::Tensor SamModel::encodeImage(const cv::Mat& rgb, cv::Size* inputSize) const {
+  if (!cache_) return encode(preprocess(rgb, inputSize));
+  const std::string key = cache_->keyFor(rgb);
+  CachedEmbedding entry;
+  if (cache_->load(key, manifest_.embeddingShape, entry)) {
+    *inputSize = entry.inputSize;
+    const auto& s = entry.shape;
+    return torch::from_blob(entry.data.data(), {1, s[0], s[1], s[2]}, torch::kFloat32).clone().to(device_);
+  }
+  const torch::Tensor embedding = encode(preprocess(rgb, inputSize));
+  const torch::Tensor cpu = embedding.to(torch::kCPU).contiguous();
+  entry.shape = manifest_.embeddingShape;
+  entry.inputSize = *inputSize;
+  entry.data.assign(cpu.data_ptr<float>(), cpu.data_ptr<float>() + cpu.numel());
+  cache_->store(key, entry);
+  return embedding;
 }
 
 DecoderOutput SamModel::decode(const torch::Tensor& embedding, const torch::Tensor& coords, const torch::Tensor& labels,

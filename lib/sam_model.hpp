@@ -3,6 +3,7 @@
 // they run on, with the tensor-level steps of SamPredictor (preprocess, encode, decode, upscale).
 // Library-internal (includes torch); the predictor, the automatic generator and the semantic
 // pooling all build on it.
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -10,6 +11,7 @@
 
 #include <opencv2/core.hpp>
 
+#include "embedding_cache.hpp"
 #include "samcli/geometry.hpp"
 #include "samcli/model.hpp"
 
@@ -33,6 +35,8 @@ class SamModel {
   torch::Tensor preprocess(const cv::Mat& rgb, cv::Size* inputSize) const;
   // Image encoder on a preprocessed input: [1,C,h,w] embedding (manifest.embeddingShape).
   torch::Tensor encode(const torch::Tensor& preprocessed) const;
+  // preprocess + encode, through the embedding cache when one is configured.
+  torch::Tensor encodeImage(const cv::Mat& rgb, cv::Size* inputSize) const;
 
   // Decodes prompts already in the resized frame. coords [B,N,2], labels [B,N] with the codes of
   // docs/model-format.md (1 fg, 0 bg, -1 padding, 2/3 box corners). maskInput: [B,1,L,L] or
@@ -49,6 +53,7 @@ class SamModel {
   torch::Device device_;
   mutable torch::jit::Module encoder_;
   mutable torch::jit::Module decoder_;
+  std::unique_ptr<EmbeddingCache> cache_;
   torch::Tensor pixelMean_;  // [1,3,1,1]
   torch::Tensor pixelStd_;
 };

@@ -62,45 +62,53 @@ cv::Mat renderDetections(const cv::Mat& rgb, const std::vector<MaskRecord>& reco
   return renderOverlay(canvas, {}, title, false);
 }
 
-nlohmann::ordered_json writeTextSamResult(const std::string& outDir, const std::string& imagePath, const cv::Mat& rgb,
-                                          const std::vector<QuerySet>& sets,
-                                          std::vector<std::vector<MaskRecord>>& records, bool overlayPerDetection) {
-  if (sets.empty() || records.size() != sets.size()) throw Error("writeTextSamResult: one record list per query set");
-  ImageOutputDir out(outDir, outputStem(imagePath));
+ImageOutcome textSamResult(const std::string& outDir, const std::string& outputName, const std::string& imagePath,
+                           const cv::Mat& rgb, const std::vector<QuerySet>& sets,
+                           std::vector<std::vector<MaskRecord>> records, bool overlayPerDetection) {
+  if (sets.empty() || records.size() != sets.size()) throw Error("textSamResult: one record list per query set");
   const bool setFolders = !sets.front().folder.empty();
   std::vector<MaskRecord> all;
   for (size_t s = 0; s < sets.size(); ++s) {
-    const std::string prefix = sets[s].folder.empty() ? "" : sets[s].folder + "/";
-    std::vector<MaskRecord>& set = records[s];
-    std::vector<const MaskRecord*> masks;
-    for (size_t i = 0; i < set.size(); ++i) {
-      set[i].maskFile = prefix + std::to_string(i) + ".png";
-      out.writePng(set[i].maskFile, set[i].mask);
-      if (setFolders) set[i].extra["query_set"] = s + 1;
-      masks.push_back(&set[i]);
-      if (overlayPerDetection) {
-        out.writePng(prefix + "overlay_" + std::to_string(i) + ".png", renderOverlay(rgb, {&set[i]}, tagOf(set[i])));
-      }
+    nameMaskFiles(records[s], sets[s].folder.empty() ? "" : sets[s].folder + "/");
+    for (auto& r : records[s]) {
+      if (setFolders) r.extra["query_set"] = s + 1;
     }
-    const std::string queries = joinQueries(sets[s].queries);
-    out.writePng(prefix + "detections.png",
-                 renderDetections(rgb, set, std::to_string(set.size()) + " detection(s): " + queries));
-    out.writePng(prefix + "overlay.png", renderOverlay(rgb, masks, std::to_string(set.size()) + " mask(s): " + queries));
-    all.insert(all.end(), set.begin(), set.end());
+    all.insert(all.end(), records[s].begin(), records[s].end());
   }
-  nlohmann::ordered_json doc = imageResultJson(imagePath, rgb.size(), all);
+  ImageOutcome outcome;
+  outcome.doc = imageResultJson(imagePath, rgb.size(), all);
   if (setFolders) {
     auto list = nlohmann::ordered_json::array();
     for (size_t s = 0; s < sets.size(); ++s) {
       list.push_back({{"query_set", s + 1}, {"folder", sets[s].folder}, {"queries", sets[s].queries}});
     }
-    doc["query_sets"] = std::move(list);
+    outcome.doc["query_sets"] = std::move(list);
   } else {
-    doc["queries"] = sets.front().queries;
+    outcome.doc["queries"] = sets.front().queries;
   }
-  out.writeText("masks.json", dumpJson(doc));
-  out.commit();
-  return doc;
+  const std::string json = dumpJson(outcome.doc);
+  outcome.write = [outDir, outputName, rgb, sets, records = std::move(records), overlayPerDetection, json] {
+    ImageOutputDir out(outDir, outputName);
+    for (size_t s = 0; s < sets.size(); ++s) {
+      const std::string prefix = sets[s].folder.empty() ? "" : sets[s].folder + "/";
+      const std::vector<MaskRecord>& set = records[s];
+      out.writeMasks(set);
+      std::vector<const MaskRecord*> masks;
+      for (size_t i = 0; i < set.size(); ++i) {
+        masks.push_back(&set[i]);
+        if (overlayPerDetection) {
+          out.writePng(prefix + "overlay_" + std::to_string(i) + ".png", renderOverlay(rgb, {&set[i]}, tagOf(set[i])));
+        }
+      }
+      const std::string queries = joinQueries(sets[s].queries);
+      out.writePng(prefix + "detections.png",
+                   renderDetections(rgb, set, std::to_string(set.size()) + " detection(s): " + queries));
+      out.writePng(prefix + "overlay.png", renderOverlay(rgb, masks, std::to_string(set.size()) + " mask(s): " + queries));
+    }
+    out.writeText("masks.json", json);
+    out.commit();
+  };
+  return outcome;
 }
 
 }  // namespace samcli

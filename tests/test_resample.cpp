@@ -11,7 +11,7 @@
 
 #include "samcli/error.hpp"
 #include "samcli/resample.hpp"
-#include "support/sha256.hpp"
+#include "samcli/sha256.hpp"
 
 using samcli::ResampleFilter;
 using samcli::resizePil;
@@ -204,8 +204,8 @@ TEST_CASE("resizePil matches Pillow digests on noise images", "[resample]") {
     const cv::Mat bc = resizePil(src, {c.ow, c.oh}, ResampleFilter::Bicubic);
     REQUIRE(bl.size() == cv::Size(c.ow, c.oh));
     REQUIRE(bl.type() == src.type());
-    CHECK(samcli::test::sha256Hex(bl) == c.bilinear);
-    CHECK(samcli::test::sha256Hex(bc) == c.bicubic);
+    CHECK(samcli::sha256Hex(bl) == c.bilinear);
+    CHECK(samcli::sha256Hex(bc) == c.bicubic);
   }
 }
 

@@ -12,16 +12,25 @@
 
 #include "samcli/amg.hpp"
 #include "samcli/geometry.hpp"
+#include "samcli/inputs.hpp"
+#include "samcli/log.hpp"
 #include "samcli/model.hpp"
+#include "samcli/outputs.hpp"
 
 namespace samcli {
 
 struct CommonOptions {
-  std::vector<std::string> inputs;
-  std::string model;        // --model DIR|NAME (default $SAMCLI_MODEL)
-  RuntimeOptions runtime;   // --device, --threads
+  std::vector<std::string> inputs;  // files, directories, glob patterns, @list, - (see inputs.hpp)
+  bool recursive = false;
+  std::string shard;                // --shard I/N
+  std::string model;                // --model DIR|NAME (default $SAMCLI_MODEL)
+  RuntimeOptions runtime;           // --device, --threads, --embedding-cache
   std::string outDir = "out";
-  std::string jsonPath;     // --json FILE|- (all records of the run)
+  std::string jsonPath;             // --json FILE|- (all records of the run)
+  bool jsonl = false;               // one line per image on stdout
+  std::string cocoPath;             // --coco FILE
+  bool skipExisting = false;
+  bool keepGoing = false;
   bool quiet = false;
 };
 
@@ -45,21 +54,15 @@ AmgOptions resolveAmgOptions(const AmgCli& cli);
 // trace) and maps it to the exit codes above; --help prints the help and returns 0.
 int runTool(CLI::App& app, int argc, char** argv, const std::function<int()>& body);
 
-// Progress and diagnostics, always on stderr so stdout stays data-only.
-class Log {
- public:
-  static void setTool(std::string name);
-  static void setQuiet(bool quiet);
-  static void info(const std::string& message);     // suppressed by --quiet
-  static void warning(const std::string& message);  // "<tool>: warning: ..."
-  static void error(const std::string& message);    // "<tool>: error: ..."
-};
 
-// Runs `perImage` on every input image in order, timing each and reporting progress on stderr.
-// perImage returns the image's JSON document; with --json they are gathered into one array (stdout
-// for '-'). The first failing image stops the run with its one-line error. Returns the exit code.
-int processImages(const CommonOptions& options,
-                  const std::function<nlohmann::ordered_json(const std::string& path)>& perImage);
+// Runs `perImage` on every input (expanded, sorted, sharded) as a small pipeline: the next image is
+// decoded and the previous one's files are written while the current one is inferred. Images whose
+// output folder is complete are skipped with --skip-existing. Progress goes to stderr (a bar on a
+// terminal, lines otherwise); --jsonl streams one line per image to stdout; --json and --coco
+// gather the documents. A failing image stops the run with its one-line error, or with
+// --keep-going is reported and skipped. Returns the exit code (1 if any image failed).
+using ImageTask = std::function<ImageOutcome(const InputImage& input, const cv::Mat& rgb)>;
+int processImages(const CommonOptions& options, const ImageTask& perImage);
 
 // "X,Y" -> point; "X0,Y0,X1,Y1" -> box (corners in any order, normalised); "x,y,label;..." -> points
 // with labels. Throw Error naming the option and the value.

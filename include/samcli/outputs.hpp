@@ -3,6 +3,7 @@
 // 0/255 mask per record, image size), overlay.png and masks.json. The folder is assembled under a
 // temporary name and renamed into place when complete, so an interrupted run never leaves a
 // half-written result (and an existing folder always means a finished image).
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -13,22 +14,30 @@
 
 namespace samcli {
 
-// The output folder name for an input path: its file name without extension.
-std::string outputStem(const std::string& path);
+// An image's result: its JSON document at once, its files later. The runner writes them in the
+// background while the next image is processed (see processImages in cli.hpp).
+struct ImageOutcome {
+  nlohmann::ordered_json doc;
+  std::function<void()> write;
+};
+
+// Names the records' mask files 0.png..N-1.png (prefix + index), before the JSON document is made.
+void nameMaskFiles(std::vector<MaskRecord>& records, const std::string& prefix = "");
 
 class ImageOutputDir {
  public:
-  // Prepares <outDir>/<stem> (written under a temporary sibling name until commit()).
-  ImageOutputDir(const std::string& outDir, const std::string& stem);
+  // Prepares <outDir>/<name> (written under a temporary sibling name until commit()); name may
+  // contain subfolders (the input tree mirrored).
+  ImageOutputDir(const std::string& outDir, const std::string& name);
   ~ImageOutputDir();  // removes the temporary folder unless committed
   ImageOutputDir(const ImageOutputDir&) = delete;
   ImageOutputDir& operator=(const ImageOutputDir&) = delete;
 
   std::string finalPath() const { return final_; }
   std::string pathFor(const std::string& file) const;  // inside the temporary folder
-  // Writes <i>.png for every record (setting record.maskFile), decoding the RLE of records whose
-  // mask was released.
-  void writeMasks(std::vector<MaskRecord>& records);
+  // Writes every record's mask to its maskFile (see nameMaskFiles), decoding the RLE of records
+  // whose mask was released.
+  void writeMasks(const std::vector<MaskRecord>& records);
   void writePng(const std::string& file, const cv::Mat& image);
   void writeText(const std::string& file, const std::string& text);
   // Replaces any previous result for this image with the finished folder.

@@ -1,17 +1,11 @@
-#pragma once
-// SHA-256 (FIPS 180-4) for tests that compare large outputs with digests published by the official
-// pipeline. Test-only: it favours brevity over speed.
+#include "samcli/sha256.hpp"
+
 #include <array>
-#include <cstddef>
-#include <cstdint>
-#include <string>
 #include <vector>
 
-#include <opencv2/core.hpp>
+namespace samcli {
 
-namespace samcli::test {
-
-inline std::string sha256Hex(const uint8_t* data, size_t size) {
+std::string sha256Hex(const uint8_t* data, size_t size) {
   static constexpr std::array<uint32_t, 64> k = {
       0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
       0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
@@ -74,15 +68,13 @@ inline std::string sha256Hex(const uint8_t* data, size_t size) {
   return out;
 }
 
-inline std::string sha256Hex(const std::string& s) {
-  return sha256Hex(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+std::string sha256Hex(const std::string& bytes) {
+  return sha256Hex(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
 }
 
-// Digest of an image's pixels in row-major, channel-interleaved order: the bytes numpy's tobytes()
-// gives for the same HxWxC array.
-inline std::string sha256Hex(const cv::Mat& m) {
-  const cv::Mat c = m.isContinuous() ? m : m.clone();
+std::string sha256Hex(const cv::Mat& image) {
+  const cv::Mat c = image.isContinuous() ? image : image.clone();
   return sha256Hex(c.ptr<uint8_t>(), c.total() * c.elemSize());
 }
 
-}  // namespace samcli::test
+}  // namespace samcli

@@ -1,0 +1,33 @@
+#pragma once
+// Which images a run processes, and where each one's results go. Arguments may be files,
+// directories (--recursive for subfolders), glob patterns, @list files and "-" (paths on stdin);
+// the expanded list is sorted, so runs, resumes and shards see the same order everywhere.
+#include <string>
+#include <vector>
+
+namespace samcli {
+
+struct InputImage {
+  std::string path;        // as it will be opened
+  std::string outputName;  // result folder relative to --out: the path inside a directory argument
+                           // without extension (mirroring the input tree), else the file stem
+};
+
+// Expands command-line arguments. Paths that do not exist are kept (they fail, with their own
+// error, when processed). Throws UsageError when an @list cannot be read, a pattern matches nothing,
+// or two inputs would write the same output folder.
+std::vector<InputImage> expandInputs(const std::vector<std::string>& arguments, bool recursive);
+
+// Whether a file name has an image extension samcli reads (png, jpg, jpeg, bmp, tif, tiff, webp).
+bool hasImageExtension(const std::string& path);
+
+// --shard I/N: the inputs whose position in the sorted list is I modulo N (0 <= I < N), so that N
+// array jobs (Slurm, Kubernetes indexed Jobs, GNU parallel) cover every input exactly once.
+struct Shard {
+  int index = 0;
+  int count = 1;
+};
+Shard parseShard(const std::string& text);  // throws UsageError
+std::vector<InputImage> selectShard(const std::vector<InputImage>& inputs, Shard shard);
+
+}  // namespace samcli

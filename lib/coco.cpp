@@ -1,0 +1,105 @@
+#include "samcli/coco.hpp"
+
+#include <map>
+
+#include "samcli/error.hpp"
+
+namespace samcli {
+namespace {
+
+class Categories {
+ public:
+  int idOf(const std::string& name) {
+    const auto [it, fresh] = ids_.emplace(name, int(ids_.size()) + 1);
+    if (fresh) list_.push_back({{"id", it->second}, {"name", name}, {"supercategory", "object"}});
+    return it->second;
+  }
+  nlohmann::ordered_json list() const { return list_; }
+
+ private:
+  std::map<std::string, int> ids_;
+  nlohmann::ordered_json list_ = nlohmann::ordered_json::array();
+};
+
+std::string categoryOf(const nlohmann::ordered_json& mask) {
+  if (mask.contains("label") && mask["label"].is_string()) return mask["label"].get<std::string>();
+  if (mask.contains("class") && mask["class"].is_number_integer()) return "class " + std::to_string(mask["class"].get<int>());
+  return "object";
+}
+
+}  // namespace
+
+nlohmann::ordered_json cocoFromResults(const std::vector<nlohmann::ordered_json>& imageDocs) {
+  Categories categories;
+  auto images = nlohmann::ordered_json::array();
+  auto annotations = nlohmann::ordered_json::array();
+  for (const auto& doc : imageDocs) {
+    const int imageId = int(images.size()) + 1;
+    images.push_back({{"id", imageId}, {"file_name", doc.at("image")}, {"width", doc.at("width")},
+                      {"height", doc.at("height")}});
+    for (const auto& mask : doc.at("masks")) {
+      if (mask.contains("class") && mask["class"] == 0) continue;
+      const auto& b = mask.at("bbox");
+      const bool empty = mask.at("area").get<int64_t>() == 0;
+      // samcli's bbox holds inclusive maxima (SAM's convention); COCO's counts pixels.
+      const nlohmann::ordered_json bbox = {b[0], b[1], empty ? 0 : b[2].get<int>() + 1, empty ? 0 : b[3].get<int>() + 1};
+      annotations.push_back({{"id", int(annotations.size()) + 1},
+                             {"image_id", imageId},
+                             {"category_id", categories.idOf(categoryOf(mask))},
+                             {"segmentation", mask.at("segmentation")},
+                             {"area", mask.at("area")},
+                             {"bbox", bbox},
+                             {"iscrowd", 0},
+                             {"score", mask.at("predicted_iou")},
+                             {"stability_score", mask.at("stability_score")}});
+    }
+  }
+  nlohmann::ordered_json coco;
+  coco["info"] = {{"description", "samcli results"}};
+  coco["images"] = std::move(images);
+  coco["annotations"] = std::move(annotations);
+  coco["categories"] = categories.list();
+  return coco;
+}
+
+nlohmann::ordered_json mergeCoco(const std::vector<std::pair<std::string, nlohmann::ordered_json>>& files) {
+  Categories categories;
+  auto images = nlohmann::ordered_json::array();
+  auto annotations = nlohmann::ordered_json::array();
+  nlohmann::ordered_json info = {{"description", "samcli results"}};
+  for (const auto& [path, coco] : files) {
+    if (!coco.is_object() || !coco.contains("images") || !coco.contains("annotations") || !coco.contains("categories")) {
+      throw Error("'" + path + "' is not a COCO file (needs images, annotations and categories)");
+    }
+    if (&coco == &files.front().second && coco.contains("info")) info = coco["info"];
+    std::map<int64_t, std::string> categoryName;
+    for (const auto& c : coco["categories"]) categoryName[c.at("id").get<int64_t>()] = c.at("name").get<std::string>();
+    std::map<int64_t, int> imageId;
+    for (auto image : coco["images"]) {
+      const int id = int(images.size()) + 1;
+      imageId[image.at("id").get<int64_t>()] = id;
+      image["id"] = id;
+      images.push_back(std::move(image));
+    }
+    for (auto a : coco["annotations"]) {
+      const auto img = imageId.find(a.at("image_id").get<int64_t>());
+      const auto cat = categoryName.find(a.at("category_id").get<int64_t>());
+      if (img == imageId.end() || cat == categoryName.end()) {
+        throw Error("'" + path + "': annotation " + a.value("id", nlohmann::ordered_json()).dump() +
+                    " refers to a missing image or category");
+      }
+      a["id"] = int(annotations.size()) + 1;
+      a["image_id"] = img->second;
+      a["category_id"] = categories.idOf(cat->second);
+      annotations.push_back(std::move(a));
+    }
+  }
+  nlohmann::ordered_json merged;
+  merged["info"] = info;
+  merged["images"] = std::move(images);
+  merged["annotations"] = std::move(annotations);
+  merged["categories"] = categories.list();
+  return merged;
+}
+
+}  // namespace samcli

@@ -1,0 +1,130 @@
+#include "samcli/inputs.hpp"
+
+#include <glob.h>
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+
+#include "samcli/error.hpp"
+
+namespace fs = std::filesystem;
+
+namespace samcli {
+namespace {
+
+std::string withoutExtension(const fs::path& p) { return (p.parent_path() / p.stem()).generic_string(); }
+
+void addFile(const fs::path& path, std::vector<InputImage>& out) {
+  out.push_back({path.string(), path.stem().string()});
+}
+
+void addDirectory(const fs::path& dir, bool recursive, std::vector<InputImage>& out) {
+  std::error_code ec;
+  const auto add = [&](const fs::directory_entry& entry) {
+    if (entry.is_regular_file(ec) && hasImageExtension(entry.path().string())) {
+      out.push_back({entry.path().string(), withoutExtension(fs::relative(entry.path(), dir))});
+    }
+  };
+  if (recursive) {
+    for (const auto& entry : fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied, ec)) add(entry);
+  } else {
+    for (const auto& entry : fs::directory_iterator(dir, ec)) add(entry);
+  }
+  if (ec) throw UsageError("cannot list directory '" + dir.string() + "': " + ec.message());
+}
+
+std::vector<std::string> readList(std::istream& in) {
+  std::vector<std::string> paths;
+  std::string line;
+  while (std::getline(in, line)) {
+    while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) line.pop_back();
+    const auto first = line.find_first_not_of(" \t");
+    if (first == std::string::npos || line[first] == '#') continue;
+    paths.push_back(line.substr(first));
+  }
+  return paths;
+}
+
+void expandOne(const std::string& arg, bool recursive, std::vector<InputImage>& out) {
+  std::error_code ec;
+  if (fs::is_directory(arg, ec)) return addDirectory(arg, recursive, out);
+  if (fs::exists(arg, ec)) return addFile(arg, out);
+  if (arg.find_first_of("*?[") != std::string::npos) {
+    glob_t matches{};
+    const int rc = ::glob(arg.c_str(), 0, nullptr, &matches);
+    if (rc == GLOB_NOMATCH) {
+      globfree(&matches);
+      throw UsageError("pattern '" + arg + "' matches no file");
+    }
+    for (size_t i = 0; i < matches.gl_pathc; ++i) {
+      const std::string match = matches.gl_pathv[i];
+      if (fs::is_regular_file(match, ec)) addFile(match, out);
+    }
+    globfree(&matches);
+    return;
+  }
+  addFile(arg, out);  // missing: reported when processed
+}
+
+}  // namespace
+
+bool hasImageExtension(const std::string& path) {
+  std::string ext = fs::path(path).extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  return ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp" || ext == ".tif" || ext == ".tiff" ||
+         ext == ".webp";
+}
+
+std::vector<InputImage> expandInputs(const std::vector<std::string>& arguments, bool recursive) {
+  std::vector<InputImage> out;
+  for (const auto& arg : arguments) {
+    if (arg == "-") {
+      for (const auto& p : readList(std::cin)) expandOne(p, recursive, out);
+    } else if (arg.size() > 1 && arg[0] == '@') {
+      std::ifstream list(arg.substr(1));
+      if (!list) throw UsageError("cannot read input list '" + arg.substr(1) + "': no such file");
+      for (const auto& p : readList(list)) expandOne(p, recursive, out);
+    } else {
+      expandOne(arg, recursive, out);
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const InputImage& a, const InputImage& b) { return a.path < b.path; });
+  out.erase(std::unique(out.begin(), out.end(), [](const InputImage& a, const InputImage& b) { return a.path == b.path; }),
+            out.end());
+  std::map<std::string, std::string> owner;
+  for (const auto& in : out) {
+    const auto [it, fresh] = owner.emplace(in.outputName, in.path);
+    if (!fresh) {
+      throw UsageError("inputs '" + it->second + "' and '" + in.path + "' would both write '" + in.outputName +
+                       "'; pass their common folder instead, so the output mirrors the input tree");
+    }
+  }
+  return out;
+}
+
+Shard parseShard(const std::string& text) {
+  const auto slash = text.find('/');
+  try {
+    if (slash != std::string::npos && slash > 0 && slash + 1 < text.size() &&
+        text.find_first_not_of("0123456789/") == std::string::npos) {
+      const Shard s{std::stoi(text.substr(0, slash)), std::stoi(text.substr(slash + 1))};
+      if (s.count >= 1 && s.index >= 0 && s.index < s.count) return s;
+    }
+  } catch (const std::exception&) {
+  }
+  throw UsageError("invalid --shard '" + text + "' (expected I/N with 0 <= I < N, e.g. 0/3)");
+}
+
+std::vector<InputImage> selectShard(const std::vector<InputImage>& inputs, Shard shard) {
+  std::vector<InputImage> mine;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (int(i % size_t(shard.count)) == shard.index) mine.push_back(inputs[i]);
+  }
+  return mine;
+}
+
+}  // namespace samcli
