@@ -14,19 +14,14 @@
 #include "samcli/error.hpp"
 #include "samcli/mask_utils.hpp"
 #include "samcli/rle.hpp"
+#include "support/mask_literals.hpp"
 
 using namespace samcli;
 using Bbox = std::array<int, 4>;
 
 namespace {
 
-cv::Mat mask(const std::vector<std::vector<int>>& rows) {
-  cv::Mat m(static_cast<int>(rows.size()), static_cast<int>(rows[0].size()), CV_8UC1);
-  for (int y = 0; y < m.rows; ++y) {
-    for (int x = 0; x < m.cols; ++x) m.at<uint8_t>(y, x) = rows[y][x] ? 255 : 0;
-  }
-  return m;
-}
+cv::Mat mask(const std::vector<std::vector<int>>& rows) { return test::maskFromRows(rows); }
 
 void requireSameMask(const cv::Mat& actual, const cv::Mat& expected) {
   REQUIRE(actual.type() == CV_8UC1);

@@ -15,23 +15,16 @@
 
 #include "samcli/error.hpp"
 #include "samcli/rle.hpp"
+#include "support/mask_literals.hpp"
 
 using namespace samcli;
 using Counts = std::vector<uint32_t>;
 
 namespace {
 
-cv::Mat mask(const std::vector<std::vector<int>>& rows) {
-  cv::Mat m(static_cast<int>(rows.size()), static_cast<int>(rows[0].size()), CV_8UC1);
-  for (int y = 0; y < m.rows; ++y) {
-    for (int x = 0; x < m.cols; ++x) m.at<uint8_t>(y, x) = rows[y][x] ? 255 : 0;
-  }
-  return m;
-}
+cv::Mat mask(const std::vector<std::vector<int>>& rows) { return test::maskFromRows(rows); }
 
-bool sameMask(const cv::Mat& a, const cv::Mat& b) {
-  return a.size() == b.size() && a.type() == b.type() && cv::countNonZero(a != b) == 0;
-}
+using test::sameMask;
 
 const std::string kCocoFork50x70 =
     "0g05b08J4M2N2NA^O1`0OCO=0E090H080IO68DH;>@C>a0_O_O`0j0OWOF<:CM72I24NL43JM92FN;1ENKO72L0LO91J0MO92"
