@@ -3,9 +3,24 @@
 #include <samcli/error.hpp>
 #include <samcli/image_io.hpp>
 #include <samcli/predictor.hpp>
+#include <samcli/prompt_file.hpp>
 #include <samcli/prompted.hpp>
 
+#include <map>
+
 using namespace samcli;
+
+namespace {
+
+// One prompt per box, each with the shared clicks.
+std::vector<Prompt> boxPrompts(const std::vector<BoxXyxy>& boxes, const std::vector<PointXY>& points,
+                               const std::vector<int>& labels) {
+  std::vector<Prompt> prompts;
+  for (const auto& box : boxes) prompts.push_back(Prompt{points, labels, box, cv::Mat()});
+  return prompts;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -15,7 +30,8 @@ int main(int argc, char** argv) {
       "Examples:\n"
       "  sam-box photo.jpg --box 120,80,460,390\n"
       "  sam-box photo.jpg --box 120,80,460,390 --box 500,60,640,300 --json -\n"
-      "  sam-box photo.jpg --box 460,390,120,80 --point 300,200   # any corner order; box + click",
+      "  sam-box photo.jpg --box 460,390,120,80 --point 300,200   # any corner order; box + click\n"
+      "  sam-box --prompts boxes.csv -o out/ --coco out/coco.json  # per-image boxes, whole dataset",
       "sam-box"};
   CommonOptions common;
   addCommonOptions(app, common);
@@ -23,41 +39,57 @@ int main(int argc, char** argv) {
   std::vector<std::string> positives;
   std::vector<std::string> negatives;
   bool multimask = false;
-  app.add_option("-b,--box", boxes, "Box X0,Y0,X1,Y1 in pixels, any corner order (repeatable)")
-      ->allow_extra_args(false)
-      ->type_name("X0,Y0,X1,Y1")
-      ->required()
-      ->group("Prompt");
-  app.add_option("-p,--point", positives, "Foreground click X,Y added to every box (repeatable)")
-      ->allow_extra_args(false)
-      ->type_name("X,Y")
-      ->group("Prompt");
-  app.add_option("-n,--neg", negatives, "Background click X,Y added to every box (repeatable)")
-      ->allow_extra_args(false)
-      ->type_name("X,Y")
-      ->group("Prompt");
+  auto* box = app.add_option("-b,--box", boxes, "Box X0,Y0,X1,Y1 in pixels, any corner order (repeatable)")
+                  ->allow_extra_args(false)
+                  ->type_name("X0,Y0,X1,Y1")
+                  ->group("Prompt");
+  auto* point = app.add_option("-p,--point", positives, "Foreground click X,Y added to every box (repeatable)")
+                    ->allow_extra_args(false)
+                    ->type_name("X,Y")
+                    ->group("Prompt");
+  auto* neg = app.add_option("-n,--neg", negatives, "Background click X,Y added to every box (repeatable)")
+                  ->allow_extra_args(false)
+                  ->type_name("X,Y")
+                  ->group("Prompt");
   app.add_flag("--multimask", multimask, "Return 3 candidates per box instead of 1")->group("Prompt");
+  addPromptFileOption(app, common,
+                      "sam-box uses boxes (each entry needs one; one mask per box, in the entry's order) and adds\n"
+                      "the entry's points and labels to each of its boxes; text is ignored.")
+      ->excludes(box)->excludes(point)->excludes(neg);
 
   return runTool(app, argc, argv, [&] {
     Log::setQuiet(common.quiet);
-    Prompt shared;
-    for (const auto& p : positives) {
-      shared.points.push_back(parsePoint(p, "--point"));
-      shared.labels.push_back(1);
-    }
-    for (const auto& p : negatives) {
-      shared.points.push_back(parsePoint(p, "--neg"));
-      shared.labels.push_back(0);
-    }
-    std::vector<Prompt> prompts;
-    for (const auto& b : boxes) {
-      Prompt p = shared;
-      p.box = parseBox(b, "--box");
-      prompts.push_back(std::move(p));
+    // Every image's prompts, by image path; with IMAGE... all images share the options' boxes.
+    std::map<std::string, std::vector<Prompt>> perImage;
+    std::vector<Prompt> shared;
+    std::vector<InputImage> promptInputs;
+    if (!common.promptsPath.empty()) {
+      const PromptFile file = PromptFile::read(common.promptsPath);
+      for (const PromptEntry& entry : file.entries()) {
+        if (entry.boxes.empty()) throwPromptError(entry, "no \"boxes\" for '" + entry.image + "' (sam-box needs boxes)");
+        perImage[entry.image] = boxPrompts(entry.boxes, entry.points, entry.labels);
+      }
+      promptInputs = file.inputs();
+    } else {
+      if (boxes.empty()) throw UsageError("no box given: use --box X0,Y0,X1,Y1 (repeatable) or --prompts FILE");
+      std::vector<PointXY> points;
+      std::vector<int> labels;
+      for (const auto& p : positives) {
+        points.push_back(parsePoint(p, "--point"));
+        labels.push_back(1);
+      }
+      for (const auto& p : negatives) {
+        points.push_back(parsePoint(p, "--neg"));
+        labels.push_back(0);
+      }
+      std::vector<BoxXyxy> parsed;
+      for (const auto& b : boxes) parsed.push_back(parseBox(b, "--box"));
+      shared = boxPrompts(parsed, points, labels);
     }
 
     Predictor predictor(loadSamModel(resolveModelDir(common.model), common.runtime));
-    return processImages(common, [&](const InputImage& input, const cv::Mat& rgb) {
+    const ImageTask task = [&](const InputImage& input, const cv::Mat& rgb) {
+      const std::vector<Prompt>& prompts = common.promptsPath.empty() ? shared : perImage.at(input.path);
       for (const auto& p : prompts) checkPromptInside(p, rgb.size(), input.path);
       predictor.setImage(rgb);
       auto batches = predictor.predictBatch(prompts, multimask);
@@ -66,6 +98,8 @@ int main(int argc, char** argv) {
         for (auto& r : recordsFromPredictions(prompts[i], batches[i], rgb.size())) records.push_back(std::move(r));
       }
       return promptedResult(common.outDir, input.outputName, input.path, rgb, std::move(records), multimask);
-    });
+    };
+    return common.promptsPath.empty() ? processImages(common, task)
+                                      : processImages(common, std::move(promptInputs), task);
   });
 }

@@ -4,12 +4,16 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
+#include <optional>
+#include <set>
 
 #include <samcli/cli.hpp>
 #include <samcli/error.hpp>
 #include <samcli/image_io.hpp>
 #include <samcli/owlvit.hpp>
 #include <samcli/predictor.hpp>
+#include <samcli/prompt_file.hpp>
 #include <samcli/text_sam.hpp>
 
 using namespace samcli;
@@ -31,6 +35,9 @@ const char* kHelp =
     "commas like --text. The image is processed once for all of them (one detector pass, one SAM image\n"
     "encoding, one decoder batch) and set N (N-th non-blank line) gets the folder <out>/<stem>/qN/.\n"
     "\n"
+    "--prompts FILE gives every image its own queries (the entry's \"text\"), for a whole dataset in one\n"
+    "process; results as with --text (see \"Prompt file\" below).\n"
+    "\n"
     "Writes, per image, <out>/<stem>/ (per query set <out>/<stem>/qN/ with --queries-from):\n"
     "  <i>.png          mask of detection i (0/255, image size), best detector score first\n"
     "  detections.png   the boxes tagged \"<label> <score>\" (colours as in overlay.png)\n"
@@ -49,7 +56,8 @@ const char* kHelp =
     "  text-sam photo.jpg --text dog --detector-model base-patch32 --model vit_b\n"
     "  text-sam a.jpg b.jpg --text \"dog, person\" --box-threshold 0.2 --nms 0.5 --json -\n"
     "  text-sam street.jpg --text car --top-k 3 --mask-mode single\n"
-    "  printf 'dog\\ncat, bird\\n' | text-sam photo.jpg --queries-from -   # out/photo/q1/, q2/";
+    "  printf 'dog\\ncat, bird\\n' | text-sam photo.jpg --queries-from -   # out/photo/q1/, q2/\n"
+    "  text-sam --prompts queries.jsonl -o out/   # {\"image\": \"a.jpg\", \"text\": \"dog, cat\"} per line";
 
 struct TextSamOptions {
   std::vector<std::string> texts;
@@ -61,7 +69,7 @@ struct TextSamOptions {
 
 std::vector<QuerySet> querySets(const TextSamOptions& o) {
   if (o.queriesFrom.empty()) {
-    if (o.texts.empty()) throw UsageError("nothing to look for: give --text \"dog, person\" or --queries-from FILE");
+    if (o.texts.empty()) throw UsageError("nothing to look for: give --text \"dog, person\", --queries-from FILE or --prompts FILE");
     QuerySet set;
     for (const auto& text : o.texts) {
       for (auto& q : splitQueries(text, "--text")) set.queries.push_back(std::move(q));
@@ -90,21 +98,32 @@ std::string seconds(std::chrono::steady_clock::time_point since) {
   return buf;
 }
 
-// What every image of a run shares.
-struct Pipeline {
+// The query sets an image is searched for, and their detector input.
+struct ImageQueries {
   std::vector<QuerySet> sets;
   QueryTokens tokens;  // all queries of all sets, set after set
+};
+
+// What every image of a run shares.
+struct Pipeline {
+  ImageQueries shared;                           // --text / --queries-from: every image
+  std::map<std::string, ImageQueries> perImage;  // --prompts: by image path
   DetectionOptions detection;
   OwlVitDetector detector;
   Predictor predictor;
+
+  const ImageQueries& queriesFor(const std::string& path) const {
+    return perImage.empty() ? shared : perImage.at(path);
+  }
 };
 
 // One image: one detector pass for every query set, then SAM on every box of every set in one
 // decoder batch after a single image encoding. Returns one record list per set.
-std::vector<std::vector<MaskRecord>> segmentImage(Pipeline& pipeline, const std::string& path, const cv::Mat& rgb) {
-  const std::vector<QuerySet>& sets = pipeline.sets;
+std::vector<std::vector<MaskRecord>> segmentImage(Pipeline& pipeline, const ImageQueries& queries,
+                                                  const std::string& path, const cv::Mat& rgb) {
+  const std::vector<QuerySet>& sets = queries.sets;
   auto start = std::chrono::steady_clock::now();
-  const DetectorOutput raw = pipeline.detector.detect(rgb, pipeline.tokens);
+  const DetectorOutput raw = pipeline.detector.detect(rgb, queries.tokens);
   std::vector<std::vector<Detection>> found;
   std::vector<Prompt> prompts;
   int column = 0;
@@ -124,7 +143,7 @@ std::vector<std::vector<MaskRecord>> segmentImage(Pipeline& pipeline, const std:
     }
   }
   std::string timing = path + ": 1 detector pass for " + std::to_string(sets.size()) + " query set(s), " +
-                       std::to_string(pipeline.tokens.count) + " queries, " + seconds(start) + "; SAM: ";
+                       std::to_string(queries.tokens.count) + " queries, " + seconds(start) + "; SAM: ";
 
   start = std::chrono::steady_clock::now();
   std::vector<std::vector<MaskPrediction>> predictions;
@@ -148,30 +167,64 @@ std::vector<std::vector<MaskRecord>> segmentImage(Pipeline& pipeline, const std:
   return records;
 }
 
+// Every prompt-file entry's queries, as one query set per image. Throws UsageError naming an entry
+// without text or with an empty query.
+std::map<std::string, std::vector<QuerySet>> querySetsFromFile(const PromptFile& file) {
+  std::map<std::string, std::vector<QuerySet>> sets;
+  for (const PromptEntry& entry : file.entries()) {
+    if (entry.texts.empty()) throwPromptError(entry, "no \"text\" for '" + entry.image + "' (text-sam needs queries)");
+    QuerySet set;
+    for (const auto& text : entry.texts) {
+      for (auto& q : splitQueries(text, entry.where + " \"text\"")) set.queries.push_back(std::move(q));
+    }
+    sets[entry.image] = {std::move(set)};
+  }
+  return sets;
+}
+
 int run(const CommonOptions& common, const TextSamOptions& o) {
-  std::vector<QuerySet> sets = querySets(o);
+  std::optional<PromptFile> file;
+  if (!common.promptsPath.empty()) file = PromptFile::read(common.promptsPath);
+  const std::map<std::string, std::vector<QuerySet>> fileSets =
+      file ? querySetsFromFile(*file) : std::map<std::string, std::vector<QuerySet>>();
+  std::vector<QuerySet> sets = file ? std::vector<QuerySet>() : querySets(o);
+  std::vector<InputImage> fileInputs = file ? file->inputs() : std::vector<InputImage>();
   // Everything that can be wrong with the queries or the model directories is reported before the
   // (slow) model loading.
   const OwlVitManifest detectorManifest = readOwlVitManifest(resolveDetectorDir(o.detectorModel));
   const ClipTokenizer tokenizer = ClipTokenizer::fromBpeFile(
       (std::filesystem::path(detectorManifest.directory) / detectorManifest.bpeMergesFile).string());
-  std::vector<std::string> allQueries;
-  for (const auto& set : sets) allQueries.insert(allQueries.end(), set.queries.begin(), set.queries.end());
-  QueryTokens tokens = tokenizeQueries(tokenizer, allQueries, detectorManifest);
-  for (const auto& query : tokens.truncated) {
-    Log::warning("query '" + query + "' is longer than the detector's " +
-                 std::to_string(detectorManifest.maxTextLength - 2) + " tokens: only its beginning is used");
+  std::set<std::string> warned;
+  const auto tokenize = [&](std::vector<QuerySet> querySets) {
+    std::vector<std::string> allQueries;
+    for (const auto& set : querySets) allQueries.insert(allQueries.end(), set.queries.begin(), set.queries.end());
+    QueryTokens tokens = tokenizeQueries(tokenizer, allQueries, detectorManifest);
+    for (const auto& query : tokens.truncated) {
+      if (!warned.insert(query).second) continue;
+      Log::warning("query '" + query + "' is longer than the detector's " +
+                   std::to_string(detectorManifest.maxTextLength - 2) + " tokens: only its beginning is used");
+    }
+    return ImageQueries{std::move(querySets), std::move(tokens)};
+  };
+  ImageQueries shared;
+  std::map<std::string, ImageQueries> perImage;
+  if (file) {
+    for (const auto& [image, imageSets] : fileSets) perImage.emplace(image, tokenize(imageSets));
+  } else {
+    shared = tokenize(std::move(sets));
   }
   const std::string samDir = resolveModelDir(common.model);
   readSamManifest(samDir);
 
-  Pipeline pipeline{std::move(sets), std::move(tokens), o.detection, OwlVitDetector(detectorManifest, common.runtime),
-                    Predictor(loadSamModel(samDir, common.runtime))};
-  return processImages(common, [&](const InputImage& input, const cv::Mat& rgb) {
-    std::vector<std::vector<MaskRecord>> records = segmentImage(pipeline, input.path, rgb);
-    return textSamResult(common.outDir, input.outputName, input.path, rgb, pipeline.sets, std::move(records),
+  Pipeline pipeline{std::move(shared), std::move(perImage), o.detection,
+                    OwlVitDetector(detectorManifest, common.runtime), Predictor(loadSamModel(samDir, common.runtime))};
+  const ImageTask task = [&](const InputImage& input, const cv::Mat& rgb) {
+    const ImageQueries& queries = pipeline.queriesFor(input.path);
+    std::vector<std::vector<MaskRecord>> records = segmentImage(pipeline, queries, input.path, rgb);
+    return textSamResult(common.outDir, input.outputName, input.path, rgb, queries.sets, std::move(records),
                          o.maskMode == "single");
-  });
+  };
+  return file ? processImages(common, std::move(fileInputs), task) : processImages(common, task);
 }
 
 }  // namespace
@@ -182,15 +235,20 @@ int main(int argc, char** argv) {
   addCommonOptions(app, common);
   TextSamOptions o;
   double nmsIou = 0;
-  auto* queriesFrom = app.add_option("--queries-from", o.queriesFrom,
+  CLI::Option* queriesFrom = app.add_option("--queries-from", o.queriesFrom,
                                      "Query sets, one per line ('-' = stdin); each set gets its own folder qN")
                           ->type_name("FILE|-")
                           ->group("Prompt");
-  app.add_option("-t,--text", o.texts, "Queries to look for, comma-separated (repeatable)")
-      ->allow_extra_args(false)
-      ->type_name("TEXT")
-      ->excludes(queriesFrom)
-      ->group("Prompt");
+  CLI::Option* text = app.add_option("-t,--text", o.texts, "Queries to look for, comma-separated (repeatable)")
+                          ->allow_extra_args(false)
+                          ->type_name("TEXT")
+                          ->excludes(queriesFrom)
+                          ->group("Prompt");
+  addPromptFileOption(app, common,
+                      "text-sam uses text (each entry needs one; all its queries form one query set, results in\n"
+                      "<out>/<stem>/ as with --text); points, labels and boxes are ignored.")
+      ->excludes(text)
+      ->excludes(queriesFrom);
   app.add_option("--box-threshold", o.detection.boxThreshold, "Keep boxes whose detector score is above this")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1.0))
