@@ -83,7 +83,9 @@ void addCommonOptions(CLI::App& app, CommonOptions& o) {
       ->group("Output");
   app.add_flag("--jsonl", o.jsonl, "Stream one JSON line per image to stdout (image, status, masks, seconds)")
       ->group("Output");
-  app.add_option("--coco", o.cocoPath, "Also write the run as a COCO instance-segmentation file")
+  app.add_option("--coco", o.cocoPath,
+                 "Also write the run as a COCO instance-segmentation file (file_name: the image's path below its "
+                 "directory argument, as in the output tree)")
       ->type_name("FILE")
       ->group("Output");
   app.add_flag("--skip-existing", o.skipExisting, "Skip images whose output folder is complete (resume a run)")
@@ -97,6 +99,42 @@ void addCommonOptions(CLI::App& app, CommonOptions& o) {
                            "--embedding-cache"}) {
     app.get_option(name)->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   }
+}
+
+CLI::Option* addPromptFileOption(CLI::App& app, CommonOptions& o, const std::string& fields) {
+  CLI::Option* images = app.get_option("images");
+  images->required(false);
+  CLI::Option* prompts = app.add_option("--prompts", o.promptsPath,
+                                        "Per-image prompts instead of IMAGE... and the prompt options: a .json, "
+                                        ".jsonl or .csv file with one entry per image (see \"Prompt file\" above)")
+                             ->type_name("FILE")
+                             ->excludes(images)
+                             ->group("Input");
+  app.description(app.get_description() +
+                  "\n\n"
+                  "Prompt file (--prompts FILE): one entry per image, so one process runs a whole dataset.\n"
+                  "The extension chooses the format:\n"
+                  "  .json   [{\"image\": \"a.jpg\", \"points\": [[420, 310], [500, 200]], \"labels\": [1, 0]},\n"
+                  "           {\"image\": \"b.jpg\", \"boxes\": [[10, 20, 200, 180]], \"text\": [\"dog\", \"cat\"]}]\n"
+                  "  .jsonl  one such object per line\n"
+                  "  .csv    a header, then one row per image; lists ';'-separated, cells with commas quoted:\n"
+                  "            image,points,labels,boxes,text\n"
+                  "            a.jpg,\"420,310;500,200\",1;0,,\n"
+                  "            b.jpg,,,\"10,20,200,180\",\"dog, cat\"\n"
+                  "Fields: image (required; relative to the prompt file's folder), points [[x,y],...] and\n"
+                  "labels [1,0,...] (1 foreground, 0 background; default all 1), boxes [[x0,y0,x1,y1],...]\n"
+                  "(any corner order), text (a string or a list, each split on commas as --text).\n"
+                  "Coordinates are original-image pixels; an unknown field is an error.\n" + fields + "\n"
+                  "An image may be listed once (all its prompts in one entry). Results go to <out>/<stem>/,\n"
+                  "or mirror the tree below the images' common folder when they lie in several folders.\n"
+                  "A malformed file stops the run before the model loads (exit 2), naming the file and the\n"
+                  "line (JSON: the entry); an unreadable image or a prompt outside its image fails that\n"
+                  "image (exit 1; --keep-going goes on). --shard, --skip-existing, --json, --jsonl and\n"
+                  "--coco work as usual.");
+  app.parse_complete_callback([images, prompts] {
+    if (images->count() == 0 && prompts->count() == 0) throw CLI::RequiredError("IMAGE... or --prompts FILE");
+  });
+  return prompts;
 }
 
 namespace {
@@ -242,9 +280,18 @@ double secondsSince(Clock::time_point start) { return std::chrono::duration<doub
 }  // namespace
 
 int processImages(const CommonOptions& options, const ImageTask& perImage) {
-  std::vector<InputImage> inputs = expandInputs(options.inputs, options.recursive);
+  return processImages(options, expandInputs(options.inputs, options.recursive), perImage);
+}
+
+int processImages(const CommonOptions& options, std::vector<InputImage> inputs, const ImageTask& perImage) {
+  inputs = sortInputs(std::move(inputs));
   if (!options.shard.empty()) inputs = selectShard(inputs, parseShard(options.shard));
   if (inputs.empty()) Log::warning("no input image to process");
+  {
+    std::vector<std::string> names;
+    for (const auto& in : inputs) names.push_back(in.outputName);
+    removeInterruptedOutputs(options.outDir, names);
+  }
   const auto existingResult = [&](const InputImage& in) {
     const std::filesystem::path doc = std::filesystem::path(options.outDir) / in.outputName / "masks.json";
     std::error_code ec;
@@ -253,6 +300,7 @@ int processImages(const CommonOptions& options, const ImageTask& perImage) {
 
   Progress progress(inputs.size());
   std::vector<nlohmann::ordered_json> docs;
+  std::vector<std::string> cocoNames;  // COCO file_name: the image's path below its input root
   size_t done = 0;
   size_t failures = 0;
   std::string firstError;
@@ -281,7 +329,10 @@ int processImages(const CommonOptions& options, const ImageTask& perImage) {
       if (run.status == "error") j["error"] = run.error;
       std::cout << j.dump() << '\n' << std::flush;
     }
-    if (run.status != "error" && (!options.jsonPath.empty() || !options.cocoPath.empty())) docs.push_back(run.doc);
+    if (run.status != "error" && (!options.jsonPath.empty() || !options.cocoPath.empty())) {
+      docs.push_back(run.doc);
+      cocoNames.push_back(run.input->outputName + std::filesystem::path(run.input->path).extension().string());
+    }
     if (run.status != "error" || options.keepGoing) progress.report(done, line.str());
   };
 
@@ -326,6 +377,7 @@ int processImages(const CommonOptions& options, const ImageTask& perImage) {
         run.status = "error";
         run.error = "cannot read '" + doc + "' to skip its image: invalid JSON (remove the folder to redo it)";
       }
+      settleWrite();  // reports stay in input order
       finish(run);
       stopOnFailure();
       continue;
@@ -345,6 +397,7 @@ int processImages(const CommonOptions& options, const ImageTask& perImage) {
       run.status = "error";
       run.error = e.what();
       run.seconds = secondsSince(start);
+      settleWrite();
       finish(run);
     }
     stopOnFailure();
@@ -357,7 +410,11 @@ int processImages(const CommonOptions& options, const ImageTask& perImage) {
   } else if (!options.jsonPath.empty()) {
     writeFileAtomic(options.jsonPath, dumpJson(nlohmann::ordered_json(docs)));
   }
-  if (!options.cocoPath.empty()) writeFileAtomic(options.cocoPath, dumpJson(cocoFromResults(docs), false));
+  if (!options.cocoPath.empty()) {
+    // Relative names, as the output tree: what CVAT and sam-eval match against an image or ground-truth folder.
+    for (size_t i = 0; i < docs.size(); ++i) docs[i]["image"] = cocoNames[i];
+    writeFileAtomic(options.cocoPath, dumpJson(cocoFromResults(docs), false));
+  }
   if (failures > 0) {
     Log::error(std::to_string(failures) + " of " + std::to_string(inputs.size()) + " image(s) failed");
     return 1;

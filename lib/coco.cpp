@@ -72,26 +72,30 @@ nlohmann::ordered_json mergeCoco(const std::vector<std::pair<std::string, nlohma
       throw Error("'" + path + "' is not a COCO file (needs images, annotations and categories)");
     }
     if (&coco == &files.front().second && coco.contains("info")) info = coco["info"];
-    std::map<int64_t, std::string> categoryName;
-    for (const auto& c : coco["categories"]) categoryName[c.at("id").get<int64_t>()] = c.at("name").get<std::string>();
-    std::map<int64_t, int> imageId;
-    for (auto image : coco["images"]) {
-      const int id = int(images.size()) + 1;
-      imageId[image.at("id").get<int64_t>()] = id;
-      image["id"] = id;
-      images.push_back(std::move(image));
-    }
-    for (auto a : coco["annotations"]) {
-      const auto img = imageId.find(a.at("image_id").get<int64_t>());
-      const auto cat = categoryName.find(a.at("category_id").get<int64_t>());
-      if (img == imageId.end() || cat == categoryName.end()) {
-        throw Error("'" + path + "': annotation " + a.value("id", nlohmann::ordered_json()).dump() +
-                    " refers to a missing image or category");
+    try {
+      std::map<int64_t, std::string> categoryName;
+      for (const auto& c : coco["categories"]) categoryName[c.at("id").get<int64_t>()] = c.at("name").get<std::string>();
+      std::map<int64_t, int> imageId;
+      for (auto image : coco["images"]) {
+        const int id = int(images.size()) + 1;
+        imageId[image.at("id").get<int64_t>()] = id;
+        image["id"] = id;
+        images.push_back(std::move(image));
       }
-      a["id"] = int(annotations.size()) + 1;
-      a["image_id"] = img->second;
-      a["category_id"] = categories.idOf(cat->second);
-      annotations.push_back(std::move(a));
+      for (auto a : coco["annotations"]) {
+        const auto img = imageId.find(a.at("image_id").get<int64_t>());
+        const auto cat = categoryName.find(a.at("category_id").get<int64_t>());
+        if (img == imageId.end() || cat == categoryName.end()) {
+          throw Error("'" + path + "': annotation " + a.value("id", nlohmann::ordered_json()).dump() +
+                      " refers to a missing image or category");
+        }
+        a["id"] = int(annotations.size()) + 1;
+        a["image_id"] = img->second;
+        a["category_id"] = categories.idOf(cat->second);
+        annotations.push_back(std::move(a));
+      }
+    } catch (const nlohmann::json::exception& e) {
+      throw Error("malformed COCO file '" + path + "': " + e.what());
     }
   }
   nlohmann::ordered_json merged;

@@ -92,7 +92,12 @@ std::vector<InputImage> expandInputs(const std::vector<std::string>& arguments, 
       expandOne(arg, recursive, out);
     }
   }
-  std::sort(out.begin(), out.end(), [](const InputImage& a, const InputImage& b) { return a.path < b.path; });
+  return sortInputs(std::move(out));
+}
+
+std::vector<InputImage> sortInputs(std::vector<InputImage> out) {
+  // Stable: a file reached twice (given and inside a directory argument) keeps the first one's output name.
+  std::stable_sort(out.begin(), out.end(), [](const InputImage& a, const InputImage& b) { return a.path < b.path; });
   out.erase(std::unique(out.begin(), out.end(), [](const InputImage& a, const InputImage& b) { return a.path == b.path; }),
             out.end());
   std::map<std::string, std::string> owner;
@@ -110,6 +115,7 @@ Shard parseShard(const std::string& text) {
   const auto slash = text.find('/');
   try {
     if (slash != std::string::npos && slash > 0 && slash + 1 < text.size() &&
+        text.find('/', slash + 1) == std::string::npos &&
         text.find_first_not_of("0123456789/") == std::string::npos) {
       const Shard s{std::stoi(text.substr(0, slash)), std::stoi(text.substr(slash + 1))};
       if (s.count >= 1 && s.index >= 0 && s.index < s.count) return s;

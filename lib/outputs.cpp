@@ -1,12 +1,17 @@
 #include "samcli/outputs.hpp"
 
+#include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
+#include <set>
 #include <algorithm>
 #include <sstream>
 
@@ -59,6 +64,31 @@ void ImageOutputDir::commit() {
   fs::rename(temp_, final_, ec);
   if (ec) throw Error("cannot write output folder '" + final_ + "': " + ec.message());
   committed_ = true;
+}
+
+void removeInterruptedOutputs(const std::string& outDir, const std::vector<std::string>& names) {
+  std::map<fs::path, std::set<std::string>> byParent;  // parent folder -> output folder names in it
+  for (const auto& name : names) {
+    const fs::path target = fs::path(outDir) / name;
+    byParent[target.parent_path()].insert(target.filename().string());
+  }
+  for (const auto& [parent, folders] : byParent) {
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(parent, ec)) {
+      // ImageOutputDir's temporary name: "." + folder + ".tmp-" + pid.
+      const std::string name = entry.path().filename().string();
+      const auto tmp = name.rfind(".tmp-");
+      if (name[0] != '.' || tmp == std::string::npos || tmp + 5 == name.size() ||
+          name.find_first_not_of("0123456789", tmp + 5) != std::string::npos ||
+          folders.count(name.substr(1, tmp - 1)) == 0) {
+        continue;
+      }
+      const long pid = std::strtol(name.c_str() + tmp + 5, nullptr, 10);
+      if (pid == ::getpid() || (pid > 0 && (::kill(pid_t(pid), 0) == 0 || errno == EPERM))) continue;
+      std::error_code ignored;
+      fs::remove_all(entry.path(), ignored);
+    }
+  }
 }
 
 cv::Vec3b maskColour(size_t index) {

@@ -32,10 +32,16 @@ struct CommonOptions {
   bool skipExisting = false;
   bool keepGoing = false;
   bool quiet = false;
+  std::string promptsPath;          // --prompts FILE (tools with per-image prompts, see prompt_file.hpp)
 };
 
 // Declares the positional IMAGE... inputs and the shared options on `app`.
 void addCommonOptions(CLI::App& app, CommonOptions& options);
+
+// Declares --prompts FILE (per-image prompts, prompt_file.hpp) after addCommonOptions: a run then
+// takes its images either from IMAGE... or from the prompt file, exactly one of the two (a parse
+// error otherwise). `fields` says in the help which fields of an entry the tool uses.
+CLI::Option* addPromptFileOption(CLI::App& app, CommonOptions& options, const std::string& fields);
 
 // The automatic generator's options, shared by sam-amg and sam-semantic: --preset plus every
 // official parameter, each overriding the preset only when given.
@@ -63,6 +69,9 @@ int runTool(CLI::App& app, int argc, char** argv, const std::function<int()>& bo
 // --keep-going is reported and skipped. Returns the exit code (1 if any image failed).
 using ImageTask = std::function<ImageOutcome(const InputImage& input, const cv::Mat& rgb)>;
 int processImages(const CommonOptions& options, const ImageTask& perImage);
+// The same on inputs listed otherwise than by options.inputs (already expanded, e.g. a prompt
+// file's images): sorted and checked as expandInputs does (sortInputs), then sharded.
+int processImages(const CommonOptions& options, std::vector<InputImage> inputs, const ImageTask& perImage);
 
 // "X,Y" -> point; "X0,Y0,X1,Y1" -> box (corners in any order, normalised); "x,y,label;..." -> points
 // with labels. Throw Error naming the option and the value.

@@ -18,6 +18,10 @@ struct InputImage {
 // or two inputs would write the same output folder.
 std::vector<InputImage> expandInputs(const std::vector<std::string>& arguments, bool recursive);
 
+// The order and checks expandInputs applies, for inputs listed otherwise (a prompt file): sorted by
+// path, repeated paths dropped, UsageError when two inputs would write the same output folder.
+std::vector<InputImage> sortInputs(std::vector<InputImage> inputs);
+
 // Whether a file name has an image extension samcli reads (png, jpg, jpeg, bmp, tif, tiff, webp).
 bool hasImageExtension(const std::string& path);
 

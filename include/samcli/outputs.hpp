@@ -49,6 +49,11 @@ class ImageOutputDir {
   bool committed_ = false;
 };
 
+// Removes the temporary folders that an interrupted run (Ctrl-C, a killed job) left beside the
+// output folders <outDir>/<name> of these images; a folder whose process still runs on this
+// machine is kept. Each output folder's parent is listed once.
+void removeInterruptedOutputs(const std::string& outDir, const std::vector<std::string>& names);
+
 // Colour of the i-th mask in overlays: the first is SAM.py's blue (30,144,255); the rest a fixed
 // seeded sequence, so the same mask keeps its colour between runs.
 cv::Vec3b maskColour(size_t index);
