@@ -17,7 +17,9 @@ their ratio, measured in one run with the same thread count.
     /usr/bin/python3 tests/parity/compare_amg.py [--images coffee,astronaut] [--configs A,B,C]
     [--live-config default,sam-py] [--threads 2]
 
-Exits 77 (CTest's "skipped") without SAMCLI_PARITY_MODEL or the reference folder.
+The official generator needs OpenCV's Python module for min_mask_region_area > 0 (Debian:
+python3-opencv; samcli itself does not). Exits 77 (CTest's "skipped") without SAMCLI_PARITY_MODEL
+or the reference folder.
 """
 import argparse
 import hashlib
