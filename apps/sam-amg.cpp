@@ -41,8 +41,9 @@ int main(int argc, char** argv) {
     Log::setQuiet(common.quiet);
     const AmgOptions options = resolveAmgOptions(amg);  // before the model loads: that takes seconds
 
+    const std::vector<InputImage> inputs = resolveInputs(common);
     const AutomaticMaskGenerator generator(loadSamModel(resolveModelDir(common.model), common.runtime), options);
-    return processImages(common, [&](const InputImage& input, const cv::Mat& rgb) {
+    return processImages(common, inputs, [&](const InputImage& input, const cv::Mat& rgb) {
       std::vector<MaskRecord> records = generator.generate(rgb);
       if (records.empty()) Log::warning("no mask passed the filters in '" + input.path + "'");
       nameMaskFiles(records);

@@ -62,14 +62,14 @@ int main(int argc, char** argv) {
     // Every image's prompts, by image path; with IMAGE... all images share the options' boxes.
     std::map<std::string, std::vector<Prompt>> perImage;
     std::vector<Prompt> shared;
-    std::vector<InputImage> promptInputs;
+    std::vector<InputImage> inputs;
     if (!common.promptsPath.empty()) {
       const PromptFile file = PromptFile::read(common.promptsPath);
       for (const PromptEntry& entry : file.entries()) {
         if (entry.boxes.empty()) throwPromptError(entry, "no \"boxes\" for '" + entry.image + "' (sam-box needs boxes)");
         perImage[entry.image] = boxPrompts(entry.boxes, entry.points, entry.labels);
       }
-      promptInputs = file.inputs();
+      inputs = resolveInputs(common, file.inputs());
     } else {
       if (boxes.empty()) throw UsageError("no box given: use --box X0,Y0,X1,Y1 (repeatable) or --prompts FILE");
       std::vector<PointXY> points;
@@ -85,6 +85,7 @@ int main(int argc, char** argv) {
       std::vector<BoxXyxy> parsed;
       for (const auto& b : boxes) parsed.push_back(parseBox(b, "--box"));
       shared = boxPrompts(parsed, points, labels);
+      inputs = resolveInputs(common);
     }
 
     Predictor predictor(loadSamModel(resolveModelDir(common.model), common.runtime));
@@ -99,7 +100,6 @@ int main(int argc, char** argv) {
       }
       return promptedResult(common.outDir, input.outputName, input.path, rgb, std::move(records), multimask);
     };
-    return common.promptsPath.empty() ? processImages(common, task)
-                                      : processImages(common, std::move(promptInputs), task);
+    return processImages(common, inputs, task);
   });
 }

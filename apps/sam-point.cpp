@@ -107,13 +107,13 @@ ImageOutcome segment(Predictor& predictor, const CommonOptions& common, const In
 // --auto-click: the click from the ground truth, 3 candidates, the best-scored one kept.
 int runAutoClick(const CommonOptions& common, const std::string& gtPath) {
   const GroundTruthMasks gt(gtPath);
-  std::vector<InputImage> inputs = expandInputs(common.inputs, common.recursive);
+  const std::vector<InputImage> inputs = resolveInputs(common);
   if (!gt.isFolder() && inputs.size() != 1) {
     throw UsageError("--auto-click '" + gtPath + "' is one mask, for one image, but " + std::to_string(inputs.size()) +
                      " images are given: pass a folder of masks named like the images");
   }
   Predictor predictor(loadSamModel(resolveModelDir(common.model), common.runtime));
-  return processImages(common, std::move(inputs), [&](const InputImage& input, const cv::Mat& rgb) {
+  return processImages(common, inputs, [&](const InputImage& input, const cv::Mat& rgb) {
     const std::string maskPath = gt.maskFor(input);
     Prompt prompt;
     prompt.points = {autoClick(readMask(maskPath), maskPath, rgb.size())};
@@ -174,16 +174,17 @@ int main(int argc, char** argv) {
     if (!common.promptsPath.empty()) {
       const PromptFile file = PromptFile::read(common.promptsPath);
       const std::map<std::string, Prompt> prompts = promptsFromFile(file);
-      std::vector<InputImage> inputs = file.inputs();
+      const std::vector<InputImage> inputs = resolveInputs(common, file.inputs());
       Predictor predictor(loadSamModel(resolveModelDir(common.model), common.runtime));
-      return processImages(common, std::move(inputs), [&](const InputImage& input, const cv::Mat& rgb) {
+      return processImages(common, inputs, [&](const InputImage& input, const cv::Mat& rgb) {
         const Prompt& prompt = prompts.at(input.path);
         return segment(predictor, common, input, rgb, prompt, useMultimask(o, prompt));
       });
     }
     const Prompt prompt = promptFromOptions(o);
+    const std::vector<InputImage> inputs = resolveInputs(common);
     Predictor predictor(loadSamModel(resolveModelDir(common.model), common.runtime));
-    return processImages(common, [&](const InputImage& input, const cv::Mat& rgb) {
+    return processImages(common, inputs, [&](const InputImage& input, const cv::Mat& rgb) {
       return segment(predictor, common, input, rgb, prompt, useMultimask(o, prompt));
     });
   });

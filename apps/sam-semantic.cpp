@@ -115,8 +115,9 @@ int main(int argc, char** argv) {
     if (!likeBox.empty()) likeBoxValue = parseBox(likeBox, "--like-box");
     if (similarity < -1.0 || similarity > 1.0) throw UsageError("--similarity must be between -1 and 1");
 
+    const std::vector<InputImage> inputs = resolveInputs(common);
     const AutomaticMaskGenerator generator(loadSamModel(resolveModelDir(common.model), common.runtime), amgOptions);
-    return processImages(common, [&](const InputImage& input, const cv::Mat& rgb) {
+    return processImages(common, inputs, [&](const InputImage& input, const cv::Mat& rgb) {
       const std::string& path = input.path;
       if (likePoint && (likePoint->x < 0 || likePoint->y < 0 || likePoint->x >= rgb.cols || likePoint->y >= rgb.rows)) {
         throw Error("--like " + like + " is outside '" + path + "' (" + std::to_string(rgb.cols) + "x" +

@@ -188,7 +188,7 @@ int run(const CommonOptions& common, const TextSamOptions& o) {
   const std::map<std::string, std::vector<QuerySet>> fileSets =
       file ? querySetsFromFile(*file) : std::map<std::string, std::vector<QuerySet>>();
   std::vector<QuerySet> sets = file ? std::vector<QuerySet>() : querySets(o);
-  std::vector<InputImage> fileInputs = file ? file->inputs() : std::vector<InputImage>();
+  const std::vector<InputImage> inputs = file ? resolveInputs(common, file->inputs()) : resolveInputs(common);
   // Everything that can be wrong with the queries or the model directories is reported before the
   // (slow) model loading.
   const OwlVitManifest detectorManifest = readOwlVitManifest(resolveDetectorDir(o.detectorModel));
@@ -224,7 +224,7 @@ int run(const CommonOptions& common, const TextSamOptions& o) {
     return textSamResult(common.outDir, input.outputName, input.path, rgb, queries.sets, std::move(records),
                          o.maskMode == "single");
   };
-  return file ? processImages(common, std::move(fileInputs), task) : processImages(common, task);
+  return processImages(common, inputs, task);
 }
 
 }  // namespace

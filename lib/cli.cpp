@@ -279,14 +279,15 @@ double secondsSince(Clock::time_point start) { return std::chrono::duration<doub
 
 }  // namespace
 
-int processImages(const CommonOptions& options, const ImageTask& perImage) {
-  return processImages(options, expandInputs(options.inputs, options.recursive), perImage);
-}
-
-int processImages(const CommonOptions& options, std::vector<InputImage> inputs, const ImageTask& perImage) {
-  inputs = sortInputs(std::move(inputs));
+std::vector<InputImage> resolveInputs(const CommonOptions& options, std::optional<std::vector<InputImage>> listed) {
+  std::vector<InputImage> inputs =
+      listed ? sortInputs(std::move(*listed)) : expandInputs(options.inputs, options.recursive);
   if (!options.shard.empty()) inputs = selectShard(inputs, parseShard(options.shard));
   if (inputs.empty()) Log::warning("no input image to process");
+  return inputs;
+}
+
+int processImages(const CommonOptions& options, const std::vector<InputImage>& inputs, const ImageTask& perImage) {
   {
     std::vector<std::string> names;
     for (const auto& in : inputs) names.push_back(in.outputName);

@@ -4,6 +4,7 @@
 // Exit codes: 0 success; 1 an input, output or model failed (or a quality gate failed); 2 usage
 // error: unknown option, malformed or out-of-range value (UsageError).
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -61,17 +62,20 @@ AmgOptions resolveAmgOptions(const AmgCli& cli);
 int runTool(CLI::App& app, int argc, char** argv, const std::function<int()>& body);
 
 
-// Runs `perImage` on every input (expanded, sorted, sharded) as a small pipeline: the next image is
-// decoded and the previous one's files are written while the current one is inferred. Images whose
-// output folder is complete are skipped with --skip-existing. Progress goes to stderr (a bar on a
-// terminal, lines otherwise); --jsonl streams one line per image to stdout; --json and --coco
-// gather the documents. A failing image stops the run with its one-line error, or with
-// --keep-going is reported and skipped. Returns the exit code (1 if any image failed).
+// The run's images: IMAGE... expanded (or `listed`, e.g. a prompt file's images), sorted, checked
+// for output-folder collisions and sharded. Tools call it before loading a model, so that a bad
+// pattern or list is reported at once rather than after seconds of loading.
+std::vector<InputImage> resolveInputs(const CommonOptions& options,
+                                      std::optional<std::vector<InputImage>> listed = std::nullopt);
+
+// Runs `perImage` on every input as a small pipeline: the next image is decoded and the previous
+// one's files are written while the current one is inferred. Images whose output folder is
+// complete are skipped with --skip-existing. Progress goes to stderr (a bar on a terminal, lines
+// otherwise); --jsonl streams one line per image to stdout; --json and --coco gather the
+// documents. A failing image stops the run with its one-line error, or with --keep-going is
+// reported and skipped. Returns the exit code (1 if any image failed).
 using ImageTask = std::function<ImageOutcome(const InputImage& input, const cv::Mat& rgb)>;
-int processImages(const CommonOptions& options, const ImageTask& perImage);
-// The same on inputs listed otherwise than by options.inputs (already expanded, e.g. a prompt
-// file's images): sorted and checked as expandInputs does (sortInputs), then sharded.
-int processImages(const CommonOptions& options, std::vector<InputImage> inputs, const ImageTask& perImage);
+int processImages(const CommonOptions& options, const std::vector<InputImage>& inputs, const ImageTask& perImage);
 
 // "X,Y" -> point; "X0,Y0,X1,Y1" -> box (corners in any order, normalised); "x,y,label;..." -> points
 // with labels. Throw Error naming the option and the value.

@@ -180,6 +180,13 @@ class SamPointBadInputTest(ToolTestCase):
         proc = self.run_bad(self.image, "--point", "200,240", "-o", self.path("file", "sub"))
         self.assert_one_line_error(proc, "file/sub")
 
+    def test_inputs_are_checked_before_the_model_loads(self):
+        # The model path is wrong too: the input pattern must be the error reported.
+        proc = run_tool("sam-point", self.path("nothing*.png"), "--point", "5,5", "--model", self.path("no-model"),
+                        check=False)
+        self.assert_one_line_error(proc, "nothing*.png", "matches no file")
+        self.assertEqual(proc.returncode, 2)
+
     def test_unknown_option_is_a_usage_error(self):
         proc = self.run_bad(self.image, "--pointz", "1,1")
         self.assertEqual(proc.returncode, 2)
