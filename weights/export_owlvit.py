@@ -33,14 +33,14 @@ reuses its manifest, directory and interface-check helpers, so the fixture keeps
 """
 import argparse
 import gzip
-import json
 import os
 import shutil
-import signal
 import sys
 import tempfile
 import time
 import warnings
+
+from export_common import ExportError, logger, run_main, write_manifest
 
 FORMAT = "samcli-owlvit"
 FORMAT_VERSION = 1
@@ -55,12 +55,7 @@ CHECK_ATOL_LOGITS = 1e-3  # logits span about -20..+10; a different graph is off
 CHECK_ATOL_BOXES = 1e-4
 
 
-class ExportError(Exception):
-    """A user-facing failure: printed as one line, exit code 1."""
-
-
-def log(msg):
-    print("export_owlvit: " + msg, file=sys.stderr, flush=True)
+log = logger("export_owlvit")
 
 
 # ------------------------------------------------------------------ helpers shared with the fixture
@@ -119,10 +114,6 @@ def build_manifest(model_type, image_size, image_mean, image_std, max_text_lengt
     return manifest
 
 
-def write_manifest(path, manifest):
-    with open(path, "w") as f:
-        json.dump(manifest, f, indent=2)
-        f.write("\n")
 
 
 def write_model_dir(out, populate, force=False):
@@ -385,18 +376,7 @@ def parse_args(argv):
 
 
 def main(argv=None):
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    # SIGTERM (a killed CI job) becomes SystemExit, so the temporary directory is still removed.
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-    try:
-        export(args)
-    except ExportError as e:
-        print("export_owlvit: error: %s" % e, file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("export_owlvit: interrupted", file=sys.stderr)
-        return 130
-    return 0
+    return run_main("export_owlvit", parse_args, export, argv)
 
 
 if __name__ == "__main__":

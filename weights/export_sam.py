@@ -30,15 +30,14 @@ several minutes for vit_h).
 """
 import argparse
 import hashlib
-import json
 import os
-import re
 import shutil
-import signal
 import sys
 import tempfile
 import time
 import warnings
+
+from export_common import ExportError, logger, run_main, write_manifest
 
 FORMAT = "samcli-sam"
 FORMAT_VERSION = 1
@@ -60,12 +59,7 @@ CHECK_POINTS = (2, 3, 4)
 CHECK_ATOL = 1e-4  # observed differences are ~1e-6; anything near 1e-4 means a different graph
 
 
-class ExportError(Exception):
-    """A user-facing failure: printed as one line, exit code 1."""
-
-
-def log(msg):
-    print("export_sam: " + msg, file=sys.stderr, flush=True)
+log = logger("export_sam")
 
 
 # ---------------------------------------------------------------------------------- imports
@@ -413,13 +407,6 @@ def batch_list(text):
     return values
 
 
-def write_manifest(path, manifest):
-    """Indented JSON with short numeric lists kept on one line, for people reading it."""
-    text = json.dumps(manifest, indent=2)
-    text = re.sub(r"\[([-+0-9.e,\s]+)\]", lambda m: "[" + ", ".join(v.strip() for v in m.group(1).split(",")) + "]",
-                  text)
-    with open(path, "w") as f:
-        f.write(text + "\n")
 
 
 def parse_args(argv):
@@ -442,18 +429,7 @@ def parse_args(argv):
 
 
 def main(argv=None):
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    # SIGTERM (a killed CI job) becomes SystemExit, so export() still removes its temp directory.
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-    try:
-        export(args)
-    except ExportError as e:
-        print("export_sam: error: %s" % e, file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("export_sam: interrupted", file=sys.stderr)
-        return 130
-    return 0
+    return run_main("export_sam", parse_args, export, argv)
 
 
 if __name__ == "__main__":
