@@ -15,7 +15,7 @@ their ratio, measured in one run with the same thread count.
 
   SAMCLI_PARITY_MODEL=/tmp/models/sam_vit_b_seed0 SAMCLI_BIN_DIR=build/apps \
     /usr/bin/python3 tests/parity/compare_amg.py [--images coffee,astronaut] [--configs A,B,C]
-    [--live-config default,sam-py] [--threads 2]
+    [--live-config default,sam-py] [--threads 2]      (--images also takes image files, for live runs)
 
 The official generator needs OpenCV's Python module for min_mask_region_area > 0 (Debian:
 python3-opencv; samcli itself does not). Exits 77 (CTest's "skipped") without SAMCLI_PARITY_MODEL
@@ -138,7 +138,9 @@ def main():
         if any(f.startswith("amg_") for f in os.listdir(os.path.join(REFERENCE, "out", d))))
     failures = 0
     for name in images:
-        image = os.path.join(REFERENCE, "images", name + ".png")
+        # A reference image by name, or any image file (live mode only: no stored outputs for it).
+        image = name if os.path.isfile(name) else os.path.join(REFERENCE, "images", name + ".png")
+        name = os.path.splitext(os.path.basename(name))[0]
         for cfg in [c for c in args.configs.split(",") if c]:
             path = os.path.join(REFERENCE, "out", name, "amg_%s.json" % cfg)
             if not os.path.exists(path):
