@@ -1,9 +1,12 @@
 """What the export scripts in this folder share: the user-facing error type, stderr logging, the
-manifest writer and a main() that turns failures into one line and an exit code."""
+manifest writer, the atomic model-directory writer and a main() that turns failures into one line and an exit code."""
 import json
+import os
 import re
+import shutil
 import signal
 import sys
+import tempfile
 
 
 class ExportError(Exception):
@@ -24,6 +27,31 @@ def write_manifest(path, manifest):
                   text)
     with open(path, "w") as f:
         f.write(text + "\n")
+
+
+def write_model_dir(out, populate, force=False):
+    """Creates the directory `out` by calling populate(tmp) on a temporary sibling and renaming it into
+    place, so an interrupted export never leaves a half-written model. Returns the absolute path."""
+    out = os.path.abspath(out)
+    if os.path.exists(out) and not force:
+        raise ExportError("%s already exists (use --force to replace it)" % out)
+    parent = os.path.dirname(out)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".%s.tmp-" % os.path.basename(out), dir=parent)
+    try:
+        populate(tmp)
+        os.chmod(tmp, 0o755)  # mkdtemp makes it 0700
+        if os.path.exists(out):
+            old = out + ".old-%d" % os.getpid()
+            os.rename(out, old)
+            os.rename(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
 
 
 def run_main(tool, parse_args, export, argv=None):

@@ -34,13 +34,11 @@ reuses its manifest, directory and interface-check helpers, so the fixture keeps
 import argparse
 import gzip
 import os
-import shutil
 import sys
-import tempfile
 import time
 import warnings
 
-from export_common import ExportError, logger, run_main, write_manifest
+from export_common import ExportError, logger, run_main, write_manifest, write_model_dir
 
 FORMAT = "samcli-owlvit"
 FORMAT_VERSION = 1
@@ -114,31 +112,6 @@ def build_manifest(model_type, image_size, image_mean, image_std, max_text_lengt
     return manifest
 
 
-
-
-def write_model_dir(out, populate, force=False):
-    """Creates the directory `out` by calling populate(tmp) on a temporary sibling and renaming it into
-    place, so an interrupted export never leaves a half-written model. Returns the absolute path."""
-    out = os.path.abspath(out)
-    if os.path.exists(out) and not force:
-        raise ExportError("%s already exists (use --force to replace it)" % out)
-    parent = os.path.dirname(out)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=".%s.tmp-" % os.path.basename(out), dir=parent)
-    try:
-        populate(tmp)
-        os.chmod(tmp, 0o755)  # mkdtemp makes it 0700
-        if os.path.exists(out):
-            old = out + ".old-%d" % os.getpid()
-            os.rename(out, old)
-            os.rename(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
 
 
 def interface_inputs(torch, manifest, queries):

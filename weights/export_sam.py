@@ -31,13 +31,11 @@ several minutes for vit_h).
 import argparse
 import hashlib
 import os
-import shutil
 import sys
-import tempfile
 import time
 import warnings
 
-from export_common import ExportError, logger, run_main, write_manifest
+from export_common import ExportError, logger, run_main, write_manifest, write_model_dir
 
 FORMAT = "samcli-sam"
 FORMAT_VERSION = 1
@@ -293,12 +291,7 @@ def export(args):
     PromptDecoder = make_prompt_decoder_class(torch)
     image_size = int(sam.prompt_encoder.input_image_size[0])  # the padded square the encoder takes
 
-    parent = os.path.dirname(out)
-    os.makedirs(parent, exist_ok=True)
-    # Same parent as the target, so the final os.rename is atomic and a failed export leaves no
-    # half-written model directory behind.
-    tmp = tempfile.mkdtemp(prefix=".%s.tmp-" % os.path.basename(out), dir=parent)
-    try:
+    def populate(tmp):
         with torch.no_grad():
             gen = torch.Generator().manual_seed(0)
             x = torch.randn(1, 3, image_size, image_size, generator=gen)
@@ -369,17 +362,7 @@ def export(args):
         }
         write_manifest(os.path.join(tmp, "manifest.json"), manifest)
 
-        os.chmod(tmp, 0o755)  # mkdtemp makes it 0700
-        if os.path.exists(out):
-            old = out + ".old-%d" % os.getpid()
-            os.rename(out, old)
-            os.rename(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    write_model_dir(out, populate, force=args.force)
     log("wrote %s in %.1f s" % (out, time.time() - t0))
     return out
 
