@@ -73,7 +73,7 @@ int main(int argc, char** argv) {
   app.add_option("--boundary-tolerance", options.boundaryTolerancePx,
                  "Boundary F: a boundary pixel is matched within this many pixels (DAVIS uses ~0.8% of the "
                  "image diagonal)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(CLI::Range(0, 10000))
       ->type_name("PX")
       ->capture_default_str()
       ->group("Metrics");

@@ -262,7 +262,7 @@ int main(int argc, char** argv) {
   app.add_option("--top-k", o.detection.topK, "Keep the N best detections per query set (0 = all)")
       ->type_name("N")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber)
+      ->check(CLI::Range(0, 1000000))
       ->group("Detection");
   app.add_option("--detector-model", o.detectorModel,
                  "OWL-ViT detector: a directory made by weights/export_owlvit.py, or a name (base-patch32, ...) "

@@ -67,7 +67,7 @@ void addCommonOptions(CLI::App& app, CommonOptions& o) {
       ->group("Model");
   app.add_option("--threads", o.runtime.threads, "CPU threads for inference (0 = all cores)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber)
+      ->check(CLI::Range(0, 4096))
       ->group("Model");
   app.add_option("--embedding-cache", o.runtime.embeddingCache,
                  "Keep image embeddings in DIR, keyed by image content and model: repeated runs on the same image "

@@ -17,7 +17,7 @@ torch::Device selectDevice(const std::string& spec) {
     int index = 0;
     if (spec.size() > 4) {
       if (spec[4] != ':' || spec.size() == 5 || spec.find_first_not_of("0123456789", 5) != std::string::npos) {
-        throw Error("invalid --device '" + spec + "' (expected cpu, cuda, cuda:N or auto)");
+        throw UsageError("invalid --device '" + spec + "' (expected cpu, cuda, cuda:N or auto)");
       }
       index = std::stoi(spec.substr(5));
     }
@@ -29,7 +29,7 @@ torch::Device selectDevice(const std::string& spec) {
     }
     return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
   }
-  throw Error("invalid --device '" + spec + "' (expected cpu, cuda, cuda:N or auto)");
+  throw UsageError("invalid --device '" + spec + "' (expected cpu, cuda, cuda:N or auto)");
 }
 
 void configureThreads(int threads) {

@@ -187,6 +187,14 @@ class SamPointBadInputTest(ToolTestCase):
         self.assert_one_line_error(proc, "nothing*.png", "matches no file")
         self.assertEqual(proc.returncode, 2)
 
+    def test_bad_device_and_threads_are_usage_errors(self):
+        proc = self.run_bad(self.image, "--point", "200,240", "--device", "tpu")
+        self.assert_one_line_error(proc, "--device", "tpu")
+        self.assertEqual(proc.returncode, 2)
+        proc = self.run_bad(self.image, "--point", "200,240", "--threads", "-1")
+        self.assert_one_line_error(proc, "--threads", "not in range 0 to 4096")
+        self.assertEqual(proc.returncode, 2)
+
     def test_unknown_option_is_a_usage_error(self):
         proc = self.run_bad(self.image, "--pointz", "1,1")
         self.assertEqual(proc.returncode, 2)
