@@ -42,6 +42,7 @@ cv::Mat renderDetections(const cv::Mat& rgb, const std::vector<MaskRecord>& reco
   const double scale = std::max(rgb.cols, rgb.rows) / 1000.0;
   const int thickness = std::max(1, cvRound(2 * scale));
   const double fontScale = std::max(0.45, 0.6 * scale);
+  std::vector<cv::Rect> placed;  // tags already drawn: a later tag moves down rather than hide one
   for (size_t i = 0; i < records.size(); ++i) {
     if (!records[i].box) continue;
     const BoxXyxy& b = *records[i].box;
@@ -53,8 +54,15 @@ cv::Mat renderDetections(const cv::Mat& rgb, const std::vector<MaskRecord>& reco
     const cv::Size text = cv::getTextSize(tag, cv::FONT_HERSHEY_SIMPLEX, fontScale, thickness, &baseline);
     // The tag sits on the box's top edge, inside the image when the box touches the top.
     const int x = std::clamp(cvRound(b.x0), 0, std::max(0, canvas.cols - text.width - 6));
-    const int top = std::max(0, cvRound(b.y0) - text.height - baseline - 6);
-    cv::rectangle(canvas, cv::Rect(x, top, text.width + 6, text.height + baseline + 6), colour, cv::FILLED);
+    cv::Rect tagBox(x, std::max(0, cvRound(b.y0) - text.height - baseline - 6), text.width + 6,
+                    text.height + baseline + 6);
+    while (std::any_of(placed.begin(), placed.end(), [&](const cv::Rect& r) { return (r & tagBox).area() > 0; }) &&
+           tagBox.y + 2 * tagBox.height <= canvas.rows) {
+      tagBox.y += tagBox.height;
+    }
+    placed.push_back(tagBox);
+    const int top = tagBox.y;
+    cv::rectangle(canvas, tagBox, colour, cv::FILLED);
     const double luma = 0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2];
     cv::putText(canvas, tag, cv::Point(x + 3, top + text.height + 3), cv::FONT_HERSHEY_SIMPLEX, fontScale,
                 luma > 140 ? cv::Scalar(0, 0, 0) : cv::Scalar(255, 255, 255), thickness, cv::LINE_AA);
