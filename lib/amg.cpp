@@ -1,8 +1,14 @@
 #include "samcli/amg.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
+#include <exception>
+#include <mutex>
+#include <thread>
+
+#include <ATen/Parallel.h>
 
 #include "sam_model.hpp"
 #include "samcli/error.hpp"
@@ -146,6 +152,57 @@ MaskCandidates processBatch(const SamModel& model, const AmgOptions& o, const Cr
   return data;
 }
 
+// Decodes the grid points batch by batch, on every core at once: one batch per worker, each worker
+// single-threaded. The decoder's many small operations use two cores poorly within one batch
+// (4.0 s per 64-point batch on 2 threads vs 6.3 s on 1 thread, measured with the stand-in vit_b),
+// so running batches side by side decodes ~1.3x faster. Results keep the batch order, so the
+// output is the sequential one (up to float rounding of the single-threaded kernels, ~1e-6).
+std::vector<MaskCandidates> decodeBatches(const SamModel& model, const AmgOptions& o, const CropContext& crop,
+                                          const std::vector<PointXY>& points, AmgTimings& t) {
+  const size_t perBatch = size_t(o.pointsPerBatch);
+  const size_t count = (points.size() + perBatch - 1) / perBatch;
+  std::vector<MaskCandidates> results(count);
+  std::vector<AmgTimings> timings(count);
+  const auto run = [&](size_t b) {
+    const size_t first = b * perBatch;
+    const size_t last = std::min(points.size(), first + perBatch);
+    results[b] = processBatch(model, o, crop, {points.begin() + first, points.begin() + last}, timings[b]);
+  };
+  const int threads = at::get_num_threads();
+  const size_t workers = std::min(count, size_t(std::max(1, threads)));
+  if (workers <= 1) {
+    for (size_t b = 0; b < count; ++b) run(b);
+  } else {
+    std::atomic<size_t> next{0};
+    std::mutex failure;
+    std::exception_ptr error;
+    std::vector<std::thread> pool;
+    for (size_t w = 0; w < workers; ++w) {
+      pool.emplace_back([&] {
+        at::set_num_threads(1);  // this thread's OpenMP team; the caller's count is restored below
+        for (size_t b = next++; b < count; b = next++) {
+          try {
+            run(b);
+          } catch (...) {
+            const std::lock_guard<std::mutex> lock(failure);
+            if (!error) error = std::current_exception();
+          }
+        }
+      });
+    }
+    for (auto& worker : pool) worker.join();
+    at::set_num_threads(threads);
+    if (error) std::rethrow_exception(error);
+  }
+  for (const AmgTimings& bt : timings) {
+    t.decoderSeconds += bt.decoderSeconds;
+    t.postprocessSeconds += bt.postprocessSeconds;
+    t.candidates += bt.candidates;
+    t.upscaled += bt.upscaled;
+  }
+  return results;
+}
+
 void copyEmbedding(const torch::Tensor& embedding, cv::Size inputSize, int paddedSize, ImageEmbedding& out) {
   const torch::Tensor cpu = embedding.to(torch::kCPU).contiguous();
   out.channels = int(cpu.size(1));
@@ -218,10 +275,7 @@ std::vector<MaskRecord> AutomaticMaskGenerator::generate(const cv::Mat& rgb, Amg
     std::vector<PointXY> points;
     for (const auto& g : grids[size_t(crop.layer)]) points.push_back({g.x * ctx.cropSize.width, g.y * ctx.cropSize.height});
     MaskCandidates cropData;
-    for (size_t first = 0; first < points.size(); first += size_t(o.pointsPerBatch)) {
-      const size_t last = std::min(points.size(), first + size_t(o.pointsPerBatch));
-      cropData.append(processBatch(*model_, o, ctx, {points.begin() + first, points.begin() + last}, t));
-    }
+    for (MaskCandidates& batch : decodeBatches(*model_, o, ctx, points, t)) cropData.append(std::move(batch));
     start = Clock::now();
     // Remove duplicates within this crop, then return to the image frame.
     cropData.keep(nmsBoxes(cropData.boxes, cropData.iouPreds, o.boxNmsThresh));

@@ -63,7 +63,8 @@ struct CropBox {
 // overlapping crops.
 std::vector<CropBox> generateCropBoxes(cv::Size imageSize, int nLayers, double overlapRatio);
 
-// Where the time went, for the benchmark and --verbose reporting.
+// Where the time went, for the benchmark. Batches are decoded in parallel, so decoder and
+// post-processing times are summed over the workers (they can exceed the wall time).
 struct AmgTimings {
   double encoderSeconds = 0;
   double decoderSeconds = 0;

@@ -68,6 +68,15 @@ def counts_sha(seg):
     return hashlib.sha256(json.dumps([int(c) for c in counts], separators=(",", ":")).encode()).hexdigest()
 
 
+def similarity(mine, ref):
+    """0.99 when a mask agrees with a hash-only reference record in everything stored, else 0."""
+    close = (abs(mine["area"] - ref["area"]) <= 0.005 * max(ref["area"], 1)
+             and all(abs(a - b) <= 2 for a, b in zip(mine["bbox"], ref["bbox"]))
+             and abs(mine["predicted_iou"] - ref["predicted_iou"]) <= 1e-3
+             and abs(mine["stability_score"] - ref["stability_score"]) <= 1e-3)
+    return 0.99 if close else 0.0
+
+
 def compare(ours, official, label):
     """Greedy matching of every official mask to an unused one of ours; returns failure count."""
     failures = 0
@@ -77,27 +86,32 @@ def compare(ours, official, label):
     decoded = [rle_decode(r["segmentation"]) for r in ours]
     shas = [counts_sha(r["segmentation"]) for r in ours]
     used = set()
+    matched = []
     worst_iou, worst_score = 1.0, 0.0
     for k, ref in enumerate(official):
         if ref.get("segmentation") is not None:
             ref_mask = rle_decode(ref["segmentation"])
             scores = [(iou(m, ref_mask), i) for i, m in enumerate(decoded) if i not in used]
-        else:  # the stored reference keeps only the RLE's hash for long lists
-            scores = [(1.0 if shas[i] == ref["rle_counts_sha256"] else 0.0, i) for i in range(len(ours)) if i not in used]
+        else:
+            # The stored reference keeps only the RLE's hash for long lists: an identical mask matches
+            # the hash; otherwise the closest candidate by area, box and scores stands in for IoU
+            # (credited 0.99 only when area within 0.5 %, box within 2 px and scores within 1e-3).
+            scores = [(1.0 if shas[i] == ref["rle_counts_sha256"] else similarity(ours[i], ref), i)
+                      for i in range(len(ours)) if i not in used]
         best_iou, best = max(scores, default=(0.0, -1))
         if best < 0 or best_iou < 0.98:
             print("FAIL %s: official mask %d (area %d) has no match (best IoU %.4f)" % (label, k, ref["area"], best_iou))
             failures += 1
             continue
         used.add(best)
+        matched.append(best)
         d = max(abs(ours[best]["predicted_iou"] - ref["predicted_iou"]),
                 abs(ours[best]["stability_score"] - ref["stability_score"]))
         worst_iou, worst_score = min(worst_iou, best_iou), max(worst_score, d)
         if d > 1e-3:
             print("FAIL %s: official mask %d scores differ by %.2e" % (label, k, d))
             failures += 1
-    order_same = all(counts_sha(o["segmentation"]) == (r.get("rle_counts_sha256") or counts_sha(r["segmentation"]))
-                     for o, r in zip(ours, official))
+    order_same = matched == list(range(len(official)))
     print("%s %s: %d masks (official %d), worst IoU %.6f, worst score diff %.2e, same order: %s" % (
         "ok  " if failures == 0 else "FAIL", label, len(ours), len(official), worst_iou, worst_score, order_same))
     return failures
