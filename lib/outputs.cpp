@@ -19,7 +19,6 @@
 
 #include "samcli/error.hpp"
 #include "samcli/image_io.hpp"
-#include "samcli/rle.hpp"
 
 namespace fs = std::filesystem;
 
@@ -49,7 +48,7 @@ ImageOutputDir::~ImageOutputDir() {
 std::string ImageOutputDir::pathFor(const std::string& file) const { return (fs::path(temp_) / file).string(); }
 
 void ImageOutputDir::writeMasks(const std::vector<MaskRecord>& records) {
-  for (const auto& r : records) writePngAtomic(pathFor(r.maskFile), r.mask.empty() ? decodeRle(r.rle) : r.mask);
+  for (const auto& r : records) writePngAtomic(pathFor(r.maskFile), maskOf(r));
 }
 
 void ImageOutputDir::writePng(const std::string& file, const cv::Mat& image) { writePngAtomic(pathFor(file), image); }
@@ -208,19 +207,6 @@ std::string amgMetadataCsv(const std::vector<MaskRecord>& records) {
   }
   return csv;
 }
-
-namespace {
-
-std::vector<size_t> largestFirst(const std::vector<MaskRecord>& records) {
-  std::vector<size_t> order(records.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return records[a].area > records[b].area; });
-  return order;
-}
-
-cv::Mat maskOf(const MaskRecord& r) { return r.mask.empty() ? decodeRle(r.rle) : r.mask; }
-
-}  // namespace
 
 cv::Mat renderAnnotations(const cv::Mat& rgb, const std::vector<MaskRecord>& records, uint32_t seed) {
   cv::Mat canvas = rgb.clone();

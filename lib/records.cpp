@@ -1,5 +1,8 @@
 #include "samcli/records.hpp"
 
+#include <algorithm>
+#include <numeric>
+
 #include "samcli/mask_utils.hpp"
 
 namespace samcli {
@@ -8,6 +11,15 @@ void measureMask(MaskRecord& record) {
   record.rle = encodeRle(record.mask);
   record.area = maskArea(record.mask);
   record.bbox = maskBboxXywh(record.mask);
+}
+
+cv::Mat maskOf(const MaskRecord& record) { return record.mask.empty() ? decodeRle(record.rle) : record.mask; }
+
+std::vector<size_t> largestFirst(const std::vector<MaskRecord>& records) {
+  std::vector<size_t> order(records.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return records[a].area > records[b].area; });
+  return order;
 }
 
 nlohmann::ordered_json recordToJson(const MaskRecord& record) {

@@ -2,19 +2,15 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numeric>
 
 #include <opencv2/imgproc.hpp>
 
 #include "samcli/error.hpp"
 #include "samcli/outputs.hpp"
 #include "samcli/resample.hpp"
-#include "samcli/rle.hpp"
 
 namespace samcli {
 namespace {
-
-cv::Mat maskOf(const MaskRecord& r) { return r.mask.empty() ? decodeRle(r.rle) : r.mask; }
 
 std::vector<std::vector<float>> poolAll(const std::vector<MaskRecord>& records, const ImageEmbedding& embedding,
                                         const PoolingOptions& pooling) {
@@ -28,10 +24,7 @@ std::vector<std::vector<float>> poolAll(const std::vector<MaskRecord>& records, 
 void finishClasses(const std::vector<MaskRecord>& records, cv::Size imageSize, SemanticResult& result) {
   const int maxId = result.classIds.empty() ? 0 : *std::max_element(result.classIds.begin(), result.classIds.end());
   result.labelMap = cv::Mat::zeros(imageSize, maxId > 255 ? CV_16UC1 : CV_8UC1);
-  std::vector<size_t> order(records.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return records[a].area > records[b].area; });
-  for (size_t i : order) {
+  for (size_t i : largestFirst(records)) {
     if (result.classIds[i] > 0) result.labelMap.setTo(cv::Scalar(result.classIds[i]), maskOf(records[i]));
   }
   result.classes.clear();

@@ -32,6 +32,13 @@ struct MaskRecord {
 // Fills rle, area and bbox from record.mask.
 void measureMask(MaskRecord& record);
 
+// The record's mask, decoded from its RLE when the full-resolution mask was released.
+cv::Mat maskOf(const MaskRecord& record);
+
+// Record indices by decreasing area (stable): the order to paint overlapping masks in, so that small
+// ones lying on larger ones stay visible.
+std::vector<size_t> largestFirst(const std::vector<MaskRecord>& records);
+
 // {"area","bbox","predicted_iou","stability_score","point_coords","point_labels","box","crop_box",
 //  "mask_file","segmentation":{"size":[h,w],"counts":"<COCO compressed>"}, ...extra}
 nlohmann::ordered_json recordToJson(const MaskRecord& record);
