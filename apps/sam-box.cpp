@@ -74,14 +74,7 @@ int main(int argc, char** argv) {
       if (boxes.empty()) throw UsageError("no box given: use --box X0,Y0,X1,Y1 (repeatable) or --prompts FILE");
       std::vector<PointXY> points;
       std::vector<int> labels;
-      for (const auto& p : positives) {
-        points.push_back(parsePoint(p, "--point"));
-        labels.push_back(1);
-      }
-      for (const auto& p : negatives) {
-        points.push_back(parsePoint(p, "--neg"));
-        labels.push_back(0);
-      }
+      parseClicks(positives, negatives, points, labels);
       std::vector<BoxXyxy> parsed;
       for (const auto& b : boxes) parsed.push_back(parseBox(b, "--box"));
       shared = boxPrompts(parsed, points, labels);

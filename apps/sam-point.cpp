@@ -57,14 +57,7 @@ bool useMultimask(const PointOptions& o, const Prompt& prompt) {
 // The clicks of --point, --neg and --points. Throws UsageError when there is no foreground click.
 Prompt promptFromOptions(const PointOptions& o) {
   Prompt prompt;
-  for (const auto& p : o.positives) {
-    prompt.points.push_back(parsePoint(p, "--point"));
-    prompt.labels.push_back(1);
-  }
-  for (const auto& p : o.negatives) {
-    prompt.points.push_back(parsePoint(p, "--neg"));
-    prompt.labels.push_back(0);
-  }
+  parseClicks(o.positives, o.negatives, prompt.points, prompt.labels);
   if (!o.labelled.empty()) parseLabelledPoints(o.labelled, "--points", prompt.points, prompt.labels);
   if (prompt.points.empty()) {
     throw UsageError("no click given: use --point X,Y (and --neg X,Y), --points, --prompts FILE or --auto-click GT");

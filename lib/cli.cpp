@@ -433,6 +433,18 @@ BoxXyxy parseBox(const std::string& text, const std::string& option) {
   return normalizeBox({v[0], v[1], v[2], v[3]});
 }
 
+void parseClicks(const std::vector<std::string>& positives, const std::vector<std::string>& negatives,
+                 std::vector<PointXY>& points, std::vector<int>& labels) {
+  for (const auto& p : positives) {
+    points.push_back(parsePoint(p, "--point"));
+    labels.push_back(1);
+  }
+  for (const auto& p : negatives) {
+    points.push_back(parsePoint(p, "--neg"));
+    labels.push_back(0);
+  }
+}
+
 void parseLabelledPoints(const std::string& text, const std::string& option, std::vector<PointXY>& points,
                          std::vector<int>& labels) {
   std::stringstream ss(text);

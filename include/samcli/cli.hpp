@@ -81,6 +81,9 @@ int processImages(const CommonOptions& options, const std::vector<InputImage>& i
 // with labels. Throw Error naming the option and the value.
 PointXY parsePoint(const std::string& text, const std::string& option);
 BoxXyxy parseBox(const std::string& text, const std::string& option);
+// --point (label 1) then --neg (label 0) values, appended to points/labels.
+void parseClicks(const std::vector<std::string>& positives, const std::vector<std::string>& negatives,
+                 std::vector<PointXY>& points, std::vector<int>& labels);
 void parseLabelledPoints(const std::string& text, const std::string& option, std::vector<PointXY>& points,
                          std::vector<int>& labels);
 
