@@ -1,5 +1,5 @@
-// Reference ids come from openai/CLIP's clip/simple_tokenizer.py with ftfy 6.3.1: the shared cases
-// in ../shared/data/clip_token_cases.json, and the extra cases below, which exercise the Unicode
+// Reference ids come from openai/CLIP's clip/simple_tokenizer.py with ftfy 6.3.1: the stored cases
+// in tests/data/clip/clip_token_cases.json, and the extra cases below, which exercise the Unicode
 // and ftfy rules the shared ones do not reach (computed the same way, printed with json.dumps).
 #include <catch2/catch.hpp>
 
@@ -24,12 +24,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string sharedData(const std::string& name) {
-  return std::string(SAMCLI_SOURCE_DIR) + "/../shared/data/" + name;
+std::string clipData(const std::string& name) {
+  return std::string(SAMCLI_TEST_DATA_DIR "/clip/") + name;
 }
 
 const std::string& bpePath() {
-  static const std::string path = sharedData("clip_bpe_simple_vocab_16e6.txt.gz");
+  static const std::string path = clipData("clip_bpe_simple_vocab_16e6.txt.gz");
   return path;
 }
 
@@ -39,7 +39,7 @@ const ClipTokenizer& tokenizer() {
 }
 
 nlohmann::json loadReference() {
-  std::ifstream in(sharedData("clip_token_cases.json"));
+  std::ifstream in(clipData("clip_token_cases.json"));
   REQUIRE(in.good());
   return nlohmann::json::parse(in);
 }
@@ -87,7 +87,7 @@ void requireLoadError(const std::string& path, const std::string& detail) {
 
 }  // namespace
 
-TEST_CASE("ClipTokenizer reproduces every shared reference case", "[clip_tokenizer]") {
+TEST_CASE("ClipTokenizer reproduces every stored reference case", "[clip_tokenizer]") {
   const nlohmann::json reference = loadReference();
   REQUIRE(reference.at("bos_id") == ClipTokenizer::kStartOfText);
   REQUIRE(reference.at("eos_id") == ClipTokenizer::kEndOfText);

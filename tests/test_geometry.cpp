@@ -1,7 +1,7 @@
 // Expected values were computed with the official segment_anything.utils.transforms.
 // ResizeLongestSide (get_preprocess_shape, apply_coords, apply_boxes) under /usr/bin/python3 and
 // printed with repr(), so the literals are the exact doubles; the photograph prompts and digests are
-// those the official SamPredictor recorded in ../shared/reference/out/<image>/predictor.json.
+// those the official SamPredictor recorded in tests/data/reference/out/<image>/predictor.json.
 #include <catch2/catch.hpp>
 
 #include <string>
@@ -120,7 +120,7 @@ TEST_CASE("resizeLongestSide reproduces the official apply_image on photographs"
   };
   for (const Case& c : cases) {
     INFO(c.image);
-    const std::string path = std::string(SAMCLI_SOURCE_DIR "/../shared/reference/images/") + c.image + ".png";
+    const std::string path = std::string(SAMCLI_TEST_DATA_DIR "/reference/images/") + c.image + ".png";
     const cv::Mat bgr = cv::imread(path, cv::IMREAD_COLOR);
     REQUIRE_FALSE(bgr.empty());
     cv::Mat rgb;

@@ -62,7 +62,7 @@ TEST_CASE("bbox and area agree with the official code on reference masks", "[mas
   int checked = 0;
   for (const char* image : {"astronaut", "coffee"}) {
     for (const char* config : {"A", "B", "C"}) {
-      const std::string path = std::string(SAMCLI_SOURCE_DIR "/../shared/reference/out/") + image + "/amg_" +
+      const std::string path = std::string(SAMCLI_TEST_DATA_DIR "/reference/out/") + image + "/amg_" +
                                config + ".json";
       std::ifstream in(path);
       REQUIRE(in.good());

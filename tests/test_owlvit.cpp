@@ -54,7 +54,7 @@ std::string usageErrorOf(F&& f) {
 
 const ClipTokenizer& tokenizer() {
   static const ClipTokenizer instance = ClipTokenizer::fromBpeFile(
-      std::string(SAMCLI_SOURCE_DIR) + "/../shared/data/clip_bpe_simple_vocab_16e6.txt.gz");
+      SAMCLI_TEST_DATA_DIR "/clip/clip_bpe_simple_vocab_16e6.txt.gz");
   return instance;
 }
 

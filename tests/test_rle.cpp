@@ -151,7 +151,7 @@ TEST_CASE("rleArea sums the foreground runs", "[rle]") {
 TEST_CASE("RLE round-trips the official masks of the reference runs", "[rle]") {
   int masks = 0;
   for (const char* image : {"astronaut", "coffee", "coffee_portrait"}) {
-    const std::string path = std::string(SAMCLI_SOURCE_DIR "/../shared/reference/out/") + image + "/predictor.json";
+    const std::string path = std::string(SAMCLI_TEST_DATA_DIR "/reference/out/") + image + "/predictor.json";
     std::ifstream in(path);
     REQUIRE(in.good());
     const nlohmann::json j = nlohmann::json::parse(in);

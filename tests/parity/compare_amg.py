@@ -2,7 +2,7 @@
 """Parity (and speed) of sam-amg with the official SamAutomaticMaskGenerator.
 
 Stored mode (always): runs sam-amg with the parameters of every
-../shared/reference/out/<image>/amg_<config>.json (official outputs on the stand-in checkpoint, see
+tests/data/reference/out/<image>/amg_<config>.json (official outputs on the stand-in checkpoint, see
 that folder's README) and checks: same number of masks, every official mask matched by one of ours
 with IoU >= 0.98, scores within 1e-3; where the official run raised (the zero-mask crop bug), ours
 must return an empty list with exit code 0.
@@ -36,7 +36,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from samcli_e2e import iou, rle_counts_from_string, rle_decode  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REFERENCE = os.environ.get("SAMCLI_SHARED_DIR", os.path.join(HERE, "..", "..", "..", "shared")) + "/reference"
+REFERENCE = os.environ.get("SAMCLI_REFERENCE_DATA", os.path.join(HERE, "..", "data", "reference"))
 SKIP = 77
 FLAGS = ["points_per_side", "points_per_batch", "pred_iou_thresh", "stability_score_thresh",
          "stability_score_offset", "box_nms_thresh", "crop_n_layers", "crop_nms_thresh", "crop_overlap_ratio",
@@ -144,7 +144,7 @@ def main():
     args = ap.parse_args()
     model = os.environ.get("SAMCLI_PARITY_MODEL")
     if not model or not os.path.isdir(REFERENCE):
-        print("skipped: set SAMCLI_PARITY_MODEL to a stand-in export (and keep ../shared/reference)")
+        print("skipped: set SAMCLI_PARITY_MODEL to a stand-in export (tests/data/README.md says how to make one)")
         return SKIP
     bin_dir = os.environ.get("SAMCLI_BIN_DIR", os.path.join(HERE, "..", "..", "build", "apps"))
     images = [i for i in args.images.split(",") if i] or sorted(

@@ -2,7 +2,7 @@
 """Parity of sam-point / sam-box with the official SamPredictor.
 
 Runs the built tools on the reference photographs with the prompts recorded in
-../shared/reference/out/<image>/predictor.json (made by the official code, see that folder's
+tests/data/reference/out/<image>/predictor.json (made by the official code, see that folder's
 README) and checks every mask (IoU >= 0.99) and score (|diff| <= 1e-3).
 
   SAMCLI_PARITY_MODEL=<model dir exported from the stand-in checkpoint by weights/export_sam.py> \
@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from samcli_e2e import iou, rle_decode  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REFERENCE = os.environ.get("SAMCLI_SHARED_DIR", os.path.join(HERE, "..", "..", "..", "shared")) + "/reference"
+REFERENCE = os.environ.get("SAMCLI_REFERENCE_DATA", os.path.join(HERE, "..", "data", "reference"))
 SKIP = 77
 
 
@@ -39,7 +39,7 @@ def tool_args(prompt):
 def main():
     model = os.environ.get("SAMCLI_PARITY_MODEL")
     if not model or not os.path.isdir(REFERENCE):
-        print("skipped: set SAMCLI_PARITY_MODEL to a stand-in export (and keep ../shared/reference)")
+        print("skipped: set SAMCLI_PARITY_MODEL to a stand-in export (tests/data/README.md says how to make one)")
         return SKIP
     bin_dir = os.environ.get("SAMCLI_BIN_DIR", os.path.join(HERE, "..", "..", "build", "apps"))
     images = sys.argv[1:] or sorted(os.listdir(os.path.join(REFERENCE, "out")))
