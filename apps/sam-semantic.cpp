@@ -35,6 +35,12 @@ cv::Mat embeddingMatrix(const SemanticResult& result, int channels) {
   return m;
 }
 
+std::string formatNumber(double v) {
+  std::ostringstream text;
+  text << v;
+  return text.str();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -47,9 +53,10 @@ int main(int argc, char** argv) {
       "classes), classes_vis.png (colours + legend), class_<k>.png (one binary mask per class), the masks\n"
       "0.png..N-1.png, and masks.json (the generator's records plus \"class\" and \"embedding_norm\", and\n"
       "\"classes\": id, members, area, mean_predicted_iou). --save-embeddings adds embeddings.npy (N x 256).\n\n"
-      "Defaults: the notebook's generator settings (--preset notebook: 51 points, IoU 0.86, stability\n"
-      "0.92, one crop layer, downscale 2, min region 100) and DBSCAN with cosine distance, eps 0.06,\n"
-      "min-samples 2. Noise masks stay unlabelled (0). Results are deterministic (k-means is seeded).\n\n"
+      "Defaults: the notebook's generator settings (--preset notebook: " + describeAmgPreset("notebook") +
+      ")\nand DBSCAN with cosine distance, eps " + formatNumber(SemanticOptions{}.eps) + ", min-samples " +
+      std::to_string(SemanticOptions{}.minSamples) + ". Noise masks stay unlabelled (0).\n"
+      "Results are deterministic (k-means is seeded).\n\n"
       "Examples:\n"
       "  sam-semantic pizza.jpg\n"
       "  sam-semantic pizza.jpg --like 412,230                   # all masks like the one clicked\n"

@@ -9,6 +9,8 @@
 #include <future>
 #include <iostream>
 #include <sstream>
+#include <type_traits>
+#include <variant>
 
 #include "samcli/coco.hpp"
 #include "samcli/error.hpp"
@@ -160,38 +162,142 @@ double parseRatio(const std::string& text, const std::string& option) {
 
 }  // namespace
 
+namespace {
+
+// The generator's numeric parameters as the command line names them: one table for the option
+// declarations, the defaults --help shows and the preset descriptions, so none can drift from
+// the definitions in amg_options.cpp.
+struct AmgParameter {
+  const char* name;
+  std::variant<int AmgOptions::*, double AmgOptions::*> field;
+  const char* help;
+};
+
+const std::vector<AmgParameter>& amgParameters() {
+  static const std::vector<AmgParameter> table = {
+      {"points-per-side", &AmgOptions::pointsPerSide, "Grid points per image side"},
+      {"points-per-batch", &AmgOptions::pointsPerBatch, "Points decoded together"},
+      {"pred-iou-thresh", &AmgOptions::predIouThresh, "Keep masks with predicted IoU above this"},
+      {"stability-score-thresh", &AmgOptions::stabilityScoreThresh, "Keep masks this stable or more"},
+      {"stability-score-offset", &AmgOptions::stabilityScoreOffset, "Logit offset of the stability score"},
+      {"box-nms-thresh", &AmgOptions::boxNmsThresh, "Box IoU for duplicate removal within a crop"},
+      {"crop-n-layers", &AmgOptions::cropNLayers, "Layers of crops, layer i with 2^i x 2^i crops"},
+      {"crop-nms-thresh", &AmgOptions::cropNmsThresh, "Box IoU for duplicate removal across crops"},
+      {"crop-overlap-ratio", &AmgOptions::cropOverlapRatio, "Crop overlap as a fraction of the short side"},
+      {"crop-n-points-downscale-factor", &AmgOptions::cropNPointsDownscaleFactor,
+       "Points per side divided by this per crop layer"},
+      {"min-mask-region-area", &AmgOptions::minMaskRegionArea,
+       "Fill holes and remove islands smaller than this, then NMS again"},
+  };
+  return table;
+}
+
+// The official overlap is written 512/1500 (its source spells it so); other values as numbers.
+std::string formatAmgValue(const AmgOptions& o, const AmgParameter& p) {
+  return std::visit(
+      [&](auto field) {
+        if constexpr (std::is_same_v<decltype(field), double AmgOptions::*>) {
+          if (field == &AmgOptions::cropOverlapRatio && o.*field == AmgOptions{}.cropOverlapRatio) return std::string("512/1500");
+        }
+        std::ostringstream text;
+        text << o.*field;
+        return text.str();
+      },
+      p.field);
+}
+
+}  // namespace
+
+namespace {
+
+struct AmgPresetInfo {
+  std::string name;
+  std::string origin;  // whose settings these are, for --help
+};
+
+const std::vector<AmgPresetInfo>& amgPresets() {
+  static const std::vector<AmgPresetInfo> presets = {{"fast", ""},
+                                                     {"default", ""},
+                                                     {"fine", ""},
+                                                     {"sam-py", "SAM.py's settings:"},
+                                                     {"notebook", "the semantic-segmentation notebook's:"}};
+  return presets;
+}
+
+}  // namespace
+
+std::vector<std::string> amgPresetNames() {
+  std::vector<std::string> names;
+  for (const AmgPresetInfo& p : amgPresets()) names.push_back(p.name);
+  return names;
+}
+
+std::string describeAmgPreset(const std::string& preset) {
+  const AmgOptions chosen = amgPreset(preset);
+  const AmgOptions official;
+  std::string text;
+  for (const AmgParameter& p : amgParameters()) {
+    const std::string value = formatAmgValue(chosen, p);
+    if (value == formatAmgValue(official, p)) continue;
+    text += (text.empty() ? "" : ", ") + std::string(p.name) + " " + value;
+  }
+  return text.empty() ? "the official defaults" : text;
+}
+
 void addAmgOptions(CLI::App& app, AmgCli& cli, const std::string& defaultPreset) {
   cli.preset = defaultPreset;
-  app.add_option("--preset", cli.preset, "Starting settings: fast, default, fine, sam-py or notebook")
+  std::string presetList;
+  for (const std::string& name : amgPresetNames()) presetList += (presetList.empty() ? "" : ", ") + name;
+  app.add_option("--preset", cli.preset, "Starting settings: " + presetList + " (see above)")
       ->capture_default_str()
       ->group("Generator");
-  const auto option = [&](const std::string& name, auto AmgOptions::*field, const std::string& help) {
-    CLI::Option* opt = app.add_option(name, cli.given.*field, help)->group("Generator");
-    AmgOptions* given = &cli.given;
-    cli.overrides.emplace_back(opt, [given, field](AmgOptions& o) { o.*field = given->*field; });
-  };
-  option("--points-per-side", &AmgOptions::pointsPerSide, "Grid points per image side [official 32]");
+  // The default shown is the tool's default preset's value, and the official one where it differs.
+  const AmgOptions shown = amgPreset(defaultPreset);
+  const AmgOptions official;
+  for (const AmgParameter& p : amgParameters()) {
+    std::string help = std::string(p.help) + " [" + formatAmgValue(shown, p);
+    if (formatAmgValue(shown, p) != formatAmgValue(official, p)) help += "; official " + formatAmgValue(official, p);
+    help += "]";
+    const std::string name = std::string("--") + p.name;
+    if (p.field == decltype(p.field){&AmgOptions::cropOverlapRatio}) {
+      // Read as text: the official default is a fraction.
+      CLI::Option* opt = app.add_option(name, cli.overlapText, help)->group("Generator");
+      cli.overrides.emplace_back(
+          opt, [&cli, name](AmgOptions& o) { o.cropOverlapRatio = parseRatio(cli.overlapText, name); });
+      continue;
+    }
+    std::visit(
+        [&](auto field) {
+          CLI::Option* opt = app.add_option(name, cli.given.*field, help)->group("Generator");
+          AmgOptions* given = &cli.given;
+          cli.overrides.emplace_back(opt, [given, field](AmgOptions& o) { o.*field = given->*field; });
+        },
+        p.field);
+  }
   CLI::Option* grids = app.add_option("--point-grids", cli.pointGridsPath,
                                       "JSON point grids per crop layer ([[[x,y],...],...], in [0,1]) instead of "
                                       "--points-per-side")
                            ->group("Generator");
   cli.overrides.emplace_back(grids, [&cli](AmgOptions& o) { o.pointGrids = readPointGrids(cli.pointGridsPath); });
-  option("--points-per-batch", &AmgOptions::pointsPerBatch, "Points decoded together [64]");
-  option("--pred-iou-thresh", &AmgOptions::predIouThresh, "Keep masks with predicted IoU above this [0.88]");
-  option("--stability-score-thresh", &AmgOptions::stabilityScoreThresh, "Keep masks this stable or more [0.95]");
-  option("--stability-score-offset", &AmgOptions::stabilityScoreOffset, "Logit offset of the stability score [1.0]");
-  option("--box-nms-thresh", &AmgOptions::boxNmsThresh, "Box IoU for duplicate removal within a crop [0.7]");
-  option("--crop-n-layers", &AmgOptions::cropNLayers, "Layers of crops, layer i with 2^i x 2^i crops [0]");
-  option("--crop-nms-thresh", &AmgOptions::cropNmsThresh, "Box IoU for duplicate removal across crops [0.7]");
-  CLI::Option* overlap = app.add_option("--crop-overlap-ratio", cli.overlapText,
-                                        "Crop overlap as a fraction of the short side [512/1500]")
-                             ->group("Generator");
-  cli.overrides.emplace_back(
-      overlap, [&cli](AmgOptions& o) { o.cropOverlapRatio = parseRatio(cli.overlapText, "--crop-overlap-ratio"); });
-  option("--crop-n-points-downscale-factor", &AmgOptions::cropNPointsDownscaleFactor,
-         "Points per side divided by this per crop layer [1]");
-  option("--min-mask-region-area", &AmgOptions::minMaskRegionArea,
-         "Fill holes and remove islands smaller than this, then NMS again [0]");
+}
+
+std::string amgPresetHelp() {
+  std::string text = "Presets (explicit options override them):\n";
+  for (const AmgPresetInfo& preset : amgPresets()) {
+    const std::string line = "  " + preset.name + std::string(preset.name.size() < 9 ? 9 - preset.name.size() : 1, ' ');
+    // Wrapped at about 100 columns, continuation lines indented under the description.
+    std::string word, row = line;
+    std::istringstream words(preset.origin + " " + describeAmgPreset(preset.name));
+    while (words >> word) {
+      if (row.size() + word.size() + 1 > 100 && row.size() > line.size()) {
+        text += row + "\n";
+        row = std::string(line.size(), ' ');
+      }
+      row += (row.size() > line.size() ? " " : "") + word;
+    }
+    text += row + "\n";
+  }
+  return text;
 }
 
 AmgOptions resolveAmgOptions(const AmgCli& cli) {
@@ -280,6 +386,9 @@ double secondsSince(Clock::time_point start) { return std::chrono::duration<doub
 }  // namespace
 
 std::vector<InputImage> resolveInputs(const CommonOptions& options, std::optional<std::vector<InputImage>> listed) {
+  if (options.jsonl && options.jsonPath == "-") {
+    throw UsageError("--json - and --jsonl would both write to stdout: give --json a file name, or drop one");
+  }
   std::vector<InputImage> inputs =
       listed ? sortInputs(std::move(*listed)) : expandInputs(options.inputs, options.recursive);
   if (!options.shard.empty()) inputs = selectShard(inputs, parseShard(options.shard));

@@ -53,7 +53,13 @@ struct AmgCli {
   std::string overlapText;
   std::vector<std::pair<CLI::Option*, std::function<void(AmgOptions&)>>> overrides;
 };
+// Each option's help shows the value of `defaultPreset` (and the official default where it differs).
 void addAmgOptions(CLI::App& app, AmgCli& cli, const std::string& defaultPreset);
+// The presets in --help order, and what one sets: "points-per-side 16" or "the official defaults".
+std::vector<std::string> amgPresetNames();
+std::string describeAmgPreset(const std::string& preset);
+// "Presets (explicit options override them):" and one line per preset, for a tool's description.
+std::string amgPresetHelp();
 // The preset with the given options applied, validated (throws UsageError).
 AmgOptions resolveAmgOptions(const AmgCli& cli);
 
@@ -63,8 +69,9 @@ int runTool(CLI::App& app, int argc, char** argv, const std::function<int()>& bo
 
 
 // The run's images: IMAGE... expanded (or `listed`, e.g. a prompt file's images), sorted, checked
-// for output-folder collisions and sharded. Tools call it before loading a model, so that a bad
-// pattern or list is reported at once rather than after seconds of loading.
+// for output-folder collisions and sharded; the output options are checked against each other
+// (UsageError). Tools call it before loading a model, so that a bad pattern, list or option pair is
+// reported at once rather than after seconds of loading.
 std::vector<InputImage> resolveInputs(const CommonOptions& options,
                                       std::optional<std::vector<InputImage>> listed = std::nullopt);
 

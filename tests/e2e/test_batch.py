@@ -162,6 +162,17 @@ class InputsTest(BatchTestCase):
         self.run_point(self.data, "-r", "-o", self.path("out"))
         self.assertIn("b/img00", self.results(self.path("out")))
 
+    def test_json_to_stdout_and_jsonl_together_are_a_usage_error(self):
+        proc = self.run_point(self.data, "-r", "-o", self.path("out"), "--json", "-", "--jsonl", check=False)
+        self.assertEqual(proc.returncode, 2)
+        self.assert_one_line_error(proc, "--json - and --jsonl would both write to stdout")
+        self.assertEqual(proc.stdout, "")
+        self.assertFalse(os.path.exists(self.path("out")))
+        proc = self.run_point(self.image("a/img00"), "-o", self.path("out"), "--json", self.path("all.json"),
+                              "--jsonl")
+        self.assertEqual(len(self.jsonl(proc)), 1)
+        self.assertEqual(len(self.load_json("all.json")), 1)
+
     def test_progress_lines_when_not_a_terminal_and_quiet_silences_them(self):
         proc = self.run_point(self.path("data", "a"), "-o", self.path("out"))
         lines = proc.stderr.splitlines()
@@ -344,6 +355,26 @@ class ShardTest(BatchTestCase):
         self.assertEqual(reports[0]["images"], 12)
         self.assertEqual(reports[0]["missing"], 0)
         self.assertEqual(reports[0]["iou"], reports[1]["iou"])
+
+    def test_gnu_parallel_shards_merge_to_the_single_process_result(self):
+        """docs/scaling.md's GNU parallel recipe, as written there, against one process over the same tree."""
+        self.run_point(self.data, "-r", "-o", self.path("whole"), "--coco", self.path("whole.json"), "-q")
+        tool = os.path.join(BIN_DIR, "sam-point")
+        subprocess.run(["parallel", "--will-cite", "--halt", "now,fail=1", tool, self.data, "--recursive", "--shard",
+                        "{}/3", "--threads", "1", "--point", CLICK, "--model", SAM_FIXTURE, "-o", self.path("out"),
+                        "--skip-existing", "--keep-going", "-q", "--coco", self.path("part{}.json"), ":::", "0", "1",
+                        "2"], check=True, capture_output=True, timeout=600)
+        parts = sorted(glob.glob(self.path("part*.json")))
+        self.assertEqual(len(parts), 3)
+        run_tool("sam-coco-merge", *parts, "-o", self.path("all.json"), "-q")
+        merged, whole = self.load_json("all.json"), self.load_json("whole.json")
+        self.assertEqual(sorted(i["file_name"] for i in merged["images"]), sorted(n + ".png" for n in NAMES))
+        self.assertEqual(self.check_coco(merged), self.check_coco(whole))
+        self.assertEqual(self.results(self.path("out")), set(NAMES))
+        for name in NAMES:  # the per-image folders too: the same masks as the single process wrote
+            with open(self.path("out", name, "masks.json")) as f, open(self.path("whole", name, "masks.json")) as g:
+                ours, single = json.load(f), json.load(g)
+            self.assertEqual([r["segmentation"] for r in ours["masks"]], [r["segmentation"] for r in single["masks"]])
 
     def test_merge_to_stdout_and_errors_naming_the_file(self):
         self.run_point(self.data, "-r", "-o", self.path("out"), "--shard", "0/2", "--coco", self.path("p0.json"), "-q")
