@@ -54,6 +54,23 @@ def write_model_dir(out, populate, force=False):
     return out
 
 
+APT_PACKAGES = {"torch": "python3-torch", "torchvision": "python3-torchvision", "numpy": "python3-numpy",
+                "PIL": "python3-pil"}
+
+
+def missing_package_message(error):
+    """One line naming the package an ImportError is about and how to install it."""
+    name = (getattr(error, "name", None) or "").split(".")[0]
+    if not name:
+        return "a Python package is missing: %s" % str(error).strip().splitlines()[0]
+    if name in APT_PACKAGES:
+        how = "`apt-get install %s` and run this script with /usr/bin/python3" % APT_PACKAGES[name]
+    else:
+        how = "`pip install %s`" % name
+    return "the Python package '%s' is missing (%s); install it with %s" % (
+        name, str(error).strip().splitlines()[0], how)
+
+
 def run_main(tool, parse_args, export, argv=None):
     """Parses argv and exports; ExportError -> one line and exit 1, Ctrl-C -> exit 130."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
@@ -63,6 +80,11 @@ def run_main(tool, parse_args, export, argv=None):
         export(args)
     except ExportError as e:
         print("%s: error: %s" % (tool, e), file=sys.stderr)
+        return 1
+    except ImportError as e:
+        # Libraries import optional back-ends lazily (transformers needs `tokenizers` only when a
+        # processor is built), so a missing package can surface deep inside a call.
+        print("%s: error: %s" % (tool, missing_package_message(e)), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("%s: interrupted" % tool, file=sys.stderr)
