@@ -105,8 +105,10 @@ int main(int argc, char** argv) {
       ->group("Selection");
   app.add_flag("--save-embeddings", saveEmbeddings, "Also write embeddings.npy (one row per mask)")->group("Output");
   app.add_option("--gt-dir", gtDir,
-                 "Score the classes against ground-truth label maps <DIR>/<stem>.png (0 = ignore): "
-                 "Hungarian-matched IoU per class, in masks.json under \"evaluation\"")
+                 "Score the classes against ground-truth label maps (0 = ignore) named like the output "
+                 "folders: <DIR>/<output name>.png, e.g. DIR/scene.png for scene.png, DIR/sub/scene.png for "
+                 "data/sub/scene.png under 'data/ -r'. Hungarian-matched IoU per class, in masks.json under "
+                 "\"evaluation\"")
       ->group("Output");
 
   return runTool(app, argc, argv, [&] {

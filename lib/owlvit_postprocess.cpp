@@ -114,9 +114,10 @@ std::vector<Detection> postprocessDetections(const cv::Mat& logits, const cv::Ma
     const float score = 1.0f / (1.0f + std::exp(-row[label]));
     if (!(score > options.boxThreshold)) continue;
     const float* b = boxes.ptr<float>(p);
-    const BoxXyxy box = clipBoxToImage(boxCxcywhToXyxy({b[0], b[1], b[2], b[3]}, imageSize), imageSize);
+    const BoxXyxy predicted = boxCxcywhToXyxy({b[0], b[1], b[2], b[3]}, imageSize);
+    const BoxXyxy box = clipBoxToImage(predicted, imageSize);
     if (box.x1 - box.x0 < 1.0 || box.y1 - box.y0 < 1.0) continue;
-    found.push_back({label, score, box});
+    found.push_back({label, score, box, predicted});
   }
 
   if (options.nmsIou) {

@@ -33,6 +33,8 @@ MaskRecord recordFromDetection(const Detection& detection, MaskPrediction& predi
   record.extra["label"] = queries.at(static_cast<size_t>(detection.label));
   record.extra["label_id"] = detection.label;
   record.extra["detector_score"] = detection.score;
+  const BoxXyxy& d = detection.detectorBox;
+  record.extra["detector_box"] = {d.x0, d.y0, d.x1, d.y1};
   return record;
 }
 

@@ -126,6 +126,7 @@ TEST_CASE("postprocessDetections clips boxes and drops those without area in the
   const auto found = postprocessDetections(logits, boxes, {200, 100}, {});
   REQUIRE(found.size() == 1);
   requireBox(found[0].box, 0, 0, 30, 100);
+  requireBox(found[0].detectorBox, -10, -10, 30, 110);  // what the detector said, for the record
 }
 
 TEST_CASE("postprocessDetections: per-label NMS, score order and top-k", "[owlvit]") {

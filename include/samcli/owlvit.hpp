@@ -48,7 +48,8 @@ QueryTokens tokenizeQueries(const ClipTokenizer& tokenizer, const std::vector<st
 struct Detection {
   int label = 0;    // query index: the column of the best logit
   float score = 0;  // sigmoid of that logit
-  BoxXyxy box;      // original-image pixels, clipped to the image
+  BoxXyxy box;      // original-image pixels, clipped to the image (SAM's box prompt)
+  BoxXyxy detectorBox;  // as the detector predicted it; may reach past the image (textSam.py keeps it so)
 };
 
 struct DetectionOptions {
@@ -67,7 +68,8 @@ BoxXyxy clipBoxToImage(const BoxXyxy& box, cv::Size size);
 // post_process_object_detection for one image: per box, score = sigmoid(max logit over the queries)
 // and label = its query; boxes converted to XYXY pixels of the original image (the detector saw it
 // resized to SxS without keeping the aspect, so x scales by W and y by H); kept when
-// score > boxThreshold. Then: boxes clipped to the image, those under 1 pixel wide or high dropped
+// score > boxThreshold. Then: boxes clipped to the image (the unclipped one kept as detectorBox),
+// those under 1 pixel wide or high dropped
 // (no box prompt for SAM), per-label NMS, sorted by descending score (box order among equal ones),
 // top-k. logits: CV_32FC1 [P, Q] (a column range of a larger output works), boxes: CV_32FC1 [P, 4].
 std::vector<Detection> postprocessDetections(const cv::Mat& logits, const cv::Mat& boxes, cv::Size imageSize,

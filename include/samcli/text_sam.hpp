@@ -21,8 +21,9 @@ struct QuerySet {
 };
 
 // The record of one detection and its single-mask SAM prediction: mask and SAM scores, the detector
-// box as `box`, and the extra fields "label" (the query text), "label_id" (its index in `queries`)
-// and "detector_score".
+// box clipped to the image as `box` (SAM's prompt), and the extra fields "label" (the query text),
+// "label_id" (its index in `queries`), "detector_score" and "detector_box" (the box as the
+// detector predicted it, XYXY, possibly reaching past the image).
 MaskRecord recordFromDetection(const Detection& detection, MaskPrediction& prediction,
                                const std::vector<std::string>& queries, cv::Size imageSize);
 

@@ -39,6 +39,7 @@ class TextSamTest(ToolTestCase):
         self.assertEqual(rec["label_id"], 0)
         self.assertTrue(0.95 < rec["detector_score"] < 0.99, rec["detector_score"])
         self.assert_box_near(rec["box"], DISK_BOX)
+        self.assertEqual(rec["detector_box"], rec["box"])  # inside the image: clipping changed nothing
         self.assertGreater(rec["predicted_iou"], 0.8)
         self.assertGreater(iou(mask, self.truth["disk"]), 0.9)
         self.assertGreater(iou(read_mask(self.path("out", "scene", rec["mask_file"])), self.truth["disk"]), 0.9)
