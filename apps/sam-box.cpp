@@ -5,22 +5,12 @@
 #include <samcli/predictor.hpp>
 #include <samcli/prompt_file.hpp>
 #include <samcli/prompted.hpp>
+#include <samcli/session.hpp>
 
+#include <iostream>
 #include <map>
 
 using namespace samcli;
-
-namespace {
-
-// One prompt per box, each with the shared clicks.
-std::vector<Prompt> boxPrompts(const std::vector<BoxXyxy>& boxes, const std::vector<PointXY>& points,
-                               const std::vector<int>& labels) {
-  std::vector<Prompt> prompts;
-  for (const auto& box : boxes) prompts.push_back(Prompt{points, labels, box, cv::Mat()});
-  return prompts;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -56,9 +46,15 @@ int main(int argc, char** argv) {
                       "sam-box uses boxes (each entry needs one; one mask per box, in the entry's order) and adds\n"
                       "the entry's points and labels to each of its boxes; text is ignored.")
       ->excludes(box)->excludes(point)->excludes(neg);
+  addSessionOption(app, common)->excludes(box)->excludes(point)->excludes(neg);
 
   return runTool(app, argc, argv, [&] {
     Log::setQuiet(common.quiet);
+    if (common.session) {
+      PromptSession session(loadSamModel(resolveModelDir(common.model), common.runtime));
+      runSessionProtocol(session, std::cin, std::cout, {common.outDir});
+      return 0;
+    }
     // Every image's prompts, by image path; with IMAGE... all images share the options' boxes.
     std::map<std::string, std::vector<Prompt>> perImage;
     std::vector<Prompt> shared;

@@ -7,8 +7,10 @@
 #include <samcli/predictor.hpp>
 #include <samcli/prompt_file.hpp>
 #include <samcli/prompted.hpp>
+#include <samcli/session.hpp>
 
 #include <algorithm>
+#include <iostream>
 #include <map>
 
 using namespace samcli;
@@ -160,9 +162,17 @@ int main(int argc, char** argv) {
                       "sam-point uses points and labels (each entry needs a foreground point; boxes and text are\n"
                       "ignored), with --single/--multimask as for --point.")
       ->excludes(point)->excludes(neg)->excludes(points)->excludes(maskInput)->excludes(autoClickOpt);
+  addSessionOption(app, common)
+      ->excludes(point)->excludes(neg)->excludes(points)->excludes(maskInput)->excludes(autoClickOpt)
+      ->excludes(multiOpt)->excludes(singleOpt);
 
   return runTool(app, argc, argv, [&] {
     Log::setQuiet(common.quiet);
+    if (common.session) {
+      PromptSession session(loadSamModel(resolveModelDir(common.model), common.runtime));
+      runSessionProtocol(session, std::cin, std::cout, {common.outDir});
+      return 0;
+    }
     if (!o.autoClickPath.empty()) return runAutoClick(common, o.autoClickPath);
     if (!common.promptsPath.empty()) {
       const PromptFile file = PromptFile::read(common.promptsPath);

@@ -139,6 +139,37 @@ CLI::Option* addPromptFileOption(CLI::App& app, CommonOptions& o, const std::str
   return prompts;
 }
 
+CLI::Option* addSessionOption(CLI::App& app, CommonOptions& o) {
+  CLI::Option* images = app.get_option("images");
+  CLI::Option* prompts = app.get_option("--prompts");
+  CLI::Option* session =
+      app.add_flag("--session", o.session,
+                   "Serve prompts from stdin, one JSON object per line, answering one JSON line each on stdout, "
+                   "with the model loaded once (see \"Session\" above)")
+          ->excludes(images)
+          ->excludes(prompts)
+          ->group("Input");
+  for (const char* stdoutOption : {"--json", "--jsonl", "--coco"}) session->excludes(app.get_option(stdoutOption));
+  app.description(app.get_description() +
+                  "\n\n"
+                  "Session (--session): one prompt per line on stdin, e.g.\n"
+                  "  {\"image\": \"a.jpg\", \"points\": [[420, 310]]}\n"
+                  "  {\"points\": [[420, 310], [500, 200]], \"labels\": [1, 0], \"refine\": true, \"save\": true}\n"
+                  "  {\"image\": \"b.jpg\", \"boxes\": [[10, 20, 200, 180]], \"multimask\": false}\n"
+                  "the prompt-file fields plus multimask, refine (feed back the previous best mask's logits, as\n"
+                  "SAM.py does for further clicks) and save (write the result's folder under --out: true = the\n"
+                  "image's stem, or a name). \"image\" may be left out to stay on the current image, which is\n"
+                  "encoded once. Each line is answered on stdout with {\"line\", \"image\", \"width\", \"height\",\n"
+                  "\"prompt\", \"masks\": [records], \"best\", \"seconds\"} or {\"line\", \"error\"}; a bad line does\n"
+                  "not end the session, the end of stdin does (exit 0).");
+  app.parse_complete_callback([images, prompts, session] {
+    if (images->count() == 0 && prompts->count() == 0 && session->count() == 0) {
+      throw CLI::RequiredError("IMAGE..., --prompts FILE or --session");
+    }
+  });
+  return session;
+}
+
 namespace {
 
 // Accepts "0.3413" or a fraction such as "512/1500" (the official default is written that way).

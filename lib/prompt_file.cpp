@@ -122,7 +122,9 @@ std::vector<std::vector<double>> jsonTuples(const json& v, EntryBuilder& b, cons
   return tuples;
 }
 
-PromptEntry entryFromJson(const json& object, const std::string& where, const fs::path& folder) {
+}  // namespace
+
+PromptEntry promptEntryFromJson(const nlohmann::json& object, const std::string& where, const std::string& folder) {
   EntryBuilder b(where);
   if (!object.is_object()) b.fail("expected an object {\"image\": ..., ...}, got " + object.dump());
   for (const auto& [key, value] : object.items()) {
@@ -149,6 +151,8 @@ PromptEntry entryFromJson(const json& object, const std::string& where, const fs
   return b.finish(folder);
 }
 
+namespace {
+
 std::vector<PromptEntry> parseJson(std::istream& in, const std::string& name, const fs::path& folder) {
   json doc;
   try {
@@ -161,7 +165,7 @@ std::vector<PromptEntry> parseJson(std::istream& in, const std::string& name, co
   }
   std::vector<PromptEntry> entries;
   for (size_t i = 0; i < doc.size(); ++i) {
-    entries.push_back(entryFromJson(doc[i], "prompt file '" + name + "' entry " + std::to_string(i + 1), folder));
+    entries.push_back(promptEntryFromJson(doc[i], "prompt file '" + name + "' entry " + std::to_string(i + 1), folder));
   }
   return entries;
 }
@@ -183,7 +187,7 @@ std::vector<PromptEntry> parseJsonl(std::istream& in, const std::string& name, c
       }
       throw UsageError(where + ": invalid JSON: " + message);
     }
-    entries.push_back(entryFromJson(object, where, folder));
+    entries.push_back(promptEntryFromJson(object, where, folder));
   }
   return entries;
 }

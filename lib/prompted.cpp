@@ -37,6 +37,13 @@ void checkPromptInside(const Prompt& prompt, cv::Size size, const std::string& i
   }
 }
 
+std::vector<Prompt> boxPrompts(const std::vector<BoxXyxy>& boxes, const std::vector<PointXY>& points,
+                               const std::vector<int>& labels) {
+  std::vector<Prompt> prompts;
+  for (const auto& box : boxes) prompts.push_back(Prompt{points, labels, box, cv::Mat()});
+  return prompts;
+}
+
 std::vector<MaskRecord> recordsFromPredictions(const Prompt& prompt, std::vector<MaskPrediction>& predictions,
                                                cv::Size imageSize) {
   std::vector<MaskRecord> records;

@@ -34,6 +34,7 @@ struct CommonOptions {
   bool keepGoing = false;
   bool quiet = false;
   std::string promptsPath;          // --prompts FILE (tools with per-image prompts, see prompt_file.hpp)
+  bool session = false;             // --session: prompts from stdin (session.hpp)
 };
 
 // Declares the positional IMAGE... inputs and the shared options on `app`.
@@ -43,6 +44,10 @@ void addCommonOptions(CLI::App& app, CommonOptions& options);
 // takes its images either from IMAGE... or from the prompt file, exactly one of the two (a parse
 // error otherwise). `fields` says in the help which fields of an entry the tool uses.
 CLI::Option* addPromptFileOption(CLI::App& app, CommonOptions& options, const std::string& fields);
+
+// Declares --session (sam-point, sam-box: prompts from stdin, see session.hpp) after
+// addPromptFileOption: a run then takes IMAGE..., --prompts FILE or --session.
+CLI::Option* addSessionOption(CLI::App& app, CommonOptions& options);
 
 // The automatic generator's options, shared by sam-amg and sam-semantic: --preset plus every
 // official parameter, each overriding the preset only when given.

@@ -26,6 +26,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "samcli/geometry.hpp"
 #include "samcli/inputs.hpp"
 
@@ -69,6 +71,10 @@ class PromptFile {
   std::vector<PromptEntry> entries_;
   std::map<std::string, size_t> byImage_;
 };
+
+// One entry from its JSON object (the fields above); `where` names it in messages and a relative
+// image path is resolved against `folder`. Throws UsageError("<where>: <message>").
+PromptEntry promptEntryFromJson(const nlohmann::json& object, const std::string& where, const std::string& folder);
 
 // An error about one entry: UsageError("<where>: <message>").
 [[noreturn]] void throwPromptError(const PromptEntry& entry, const std::string& message);

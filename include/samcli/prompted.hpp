@@ -17,6 +17,10 @@ namespace samcli {
 // Throws Error naming the image when a point or box lies outside it (size = image size).
 void checkPromptInside(const Prompt& prompt, cv::Size size, const std::string& imagePath);
 
+// One prompt per box, each with the same clicks (sam-box: every box of an image in one batch).
+std::vector<Prompt> boxPrompts(const std::vector<BoxXyxy>& boxes, const std::vector<PointXY>& points,
+                               const std::vector<int>& labels);
+
 // One record per predicted mask, carrying the prompt (original pixels) and the whole-image crop box.
 std::vector<MaskRecord> recordsFromPredictions(const Prompt& prompt, std::vector<MaskPrediction>& predictions,
                                                cv::Size imageSize);

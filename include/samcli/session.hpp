@@ -1,0 +1,75 @@
+#pragma once
+// A prompt session: the model loaded once, the current image encoded once (the embedding cache
+// honoured), prompts decoded on it one after another, the last results kept so that the next
+// prompt can refine the best mask (SAM.py's click loop feeds back the best low-res logits) and so
+// that a step can be undone. The --session protocol below and an interactive window share it.
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+#include "samcli/predictor.hpp"
+#include "samcli/records.hpp"
+
+namespace samcli {
+
+class PromptSession {
+ public:
+  explicit PromptSession(std::shared_ptr<SamModel> model);
+
+  // Makes `path` the current image: read and encoded, unless it already is the current one.
+  // Opening another image forgets the results of the previous one. Throws Error naming the file.
+  void openImage(const std::string& path);
+  bool hasImage() const { return !path_.empty(); }
+  const std::string& imagePath() const { return path_; }
+  const cv::Mat& image() const { return rgb_; }  // RGB
+
+  struct Result {
+    std::vector<Prompt> prompts;       // as decoded (one per box; the mask input when refined)
+    bool multimask = false;
+    std::vector<MaskRecord> records;   // prompt by prompt, candidates in the decoder's order
+    size_t best = 0;                   // the record with the highest predicted IoU
+    cv::Mat bestLowResLogits;          // its low-res logits, the next refinement's mask input
+  };
+
+  // Decodes the prompts (decoded together; one per box, or one) on the current image. refine: the
+  // previous result's best low-res logits become the mask input of a single prompt (nothing to
+  // refine yet is not an error). Throws Error when no image is open, a point or box lies outside
+  // it, or refine is asked for several prompts at once.
+  const Result& decode(std::vector<Prompt> prompts, bool multimask, bool refine);
+  // The latest result, or nullptr.
+  const Result* last() const { return history_.empty() ? nullptr : &history_.back(); }
+  // Back to the result before the latest; forget every result.
+  void undo();
+  void reset() { history_.clear(); }
+
+ private:
+  Predictor predictor_;
+  std::string path_;
+  cv::Mat rgb_;
+  std::vector<Result> history_;
+};
+
+// SamPredictor's guidance, as sam-point applies it: one click and no box is ambiguous (3
+// candidates); anything more says enough for one mask.
+bool defaultMultimask(const std::vector<Prompt>& prompts);
+
+// The --session protocol: one JSON object per line on `in`, one JSON line per prompt on `out`.
+//   in:  {"image": "a.jpg", "points": [[x, y], ...], "labels": [1, 0, ...], "boxes": [[x0,y0,x1,y1], ...],
+//         "multimask": bool, "refine": bool, "save": true | "name"}
+//        the fields of a prompt-file entry plus multimask (default: defaultMultimask), refine (feed
+//        back the previous best low-res logits) and save (write the result's folder under outDir,
+//        named after the image's stem, or the name given). "image" may be left out after the first
+//        line: the current image stays. Blank lines are skipped.
+//   out: {"line": N, "image": ..., "width": W, "height": H, "prompt": <the line>, "masks": [records],
+//         "best": i, "seconds": s[, "saved": folder]}
+//        or, for a line that cannot be served, {"line": N, "error": "..."}; the session goes on.
+// Returns at the end of `in`. `seconds` is the time from reading the line to writing its answer.
+struct SessionOptions {
+  std::string outDir = "out";  // where "save" writes
+};
+void runSessionProtocol(PromptSession& session, std::istream& in, std::ostream& out, const SessionOptions& options);
+
+}  // namespace samcli

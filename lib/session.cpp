@@ -1,0 +1,205 @@
+#include "samcli/session.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <istream>
+#include <optional>
+#include <ostream>
+
+#include <nlohmann/json.hpp>
+
+#include "samcli/error.hpp"
+#include "samcli/image_io.hpp"
+#include "samcli/outputs.hpp"
+#include "samcli/prompt_file.hpp"
+#include "samcli/prompted.hpp"
+
+namespace fs = std::filesystem;
+
+namespace samcli {
+
+PromptSession::PromptSession(std::shared_ptr<SamModel> model) : predictor_(std::move(model)) {}
+
+void PromptSession::openImage(const std::string& path) {
+  if (path == path_) return;
+  cv::Mat rgb = readImageRgb(path);
+  predictor_.setImage(rgb);
+  rgb_ = std::move(rgb);
+  path_ = path;
+  history_.clear();
+}
+
+const PromptSession::Result& PromptSession::decode(std::vector<Prompt> prompts, bool multimask, bool refine) {
+  if (!hasImage()) throw Error("no image is open: give \"image\" first");
+  if (prompts.empty()) throw Error("nothing to decode: give points or boxes");
+  for (const Prompt& p : prompts) checkPromptInside(p, rgb_.size(), path_);
+  if (refine && last()) {
+    if (prompts.size() != 1) throw Error("refine feeds back one mask: give at most one box");
+    prompts.front().maskInput = last()->bestLowResLogits;
+  }
+  std::vector<std::vector<MaskPrediction>> predictions = predictor_.predictBatch(prompts, multimask);
+  Result result;
+  result.multimask = multimask;
+  float bestIou = -1.0f;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    for (size_t c = 0; c < predictions[i].size(); ++c) {
+      if (predictions[i][c].predictedIou > bestIou) {
+        bestIou = predictions[i][c].predictedIou;
+        result.best = result.records.size() + c;
+        result.bestLowResLogits = predictions[i][c].lowResLogits;
+      }
+    }
+    for (MaskRecord& r : recordsFromPredictions(prompts[i], predictions[i], rgb_.size())) {
+      result.records.push_back(std::move(r));
+    }
+  }
+  result.prompts = std::move(prompts);
+  history_.push_back(std::move(result));
+  return history_.back();
+}
+
+void PromptSession::undo() {
+  if (!history_.empty()) history_.pop_back();
+}
+
+bool defaultMultimask(const std::vector<Prompt>& prompts) {
+  return prompts.size() == 1 && prompts.front().points.size() == 1 && !prompts.front().box;
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using ojson = nlohmann::ordered_json;
+
+// A line longer than this is not a prompt (a runaway writer, or binary data): refused, not buffered.
+constexpr size_t kMaxLineBytes = 1 << 20;
+
+// Reads one line of at most kMaxLineBytes; a longer one is consumed and reported as `tooLong`.
+bool readBoundedLine(std::istream& in, std::string& line, bool& tooLong) {
+  line.clear();
+  tooLong = false;
+  char c;
+  bool any = false;
+  while (in.get(c)) {
+    any = true;
+    if (c == '\n') return true;
+    if (line.size() < kMaxLineBytes) {
+      line.push_back(c);
+    } else {
+      tooLong = true;
+    }
+  }
+  return any;
+}
+
+// The session's own fields, taken off a line before the rest is read as a prompt-file entry.
+struct LineControls {
+  std::optional<bool> multimask;
+  bool refine = false;
+  bool save = false;
+  std::string saveName;  // "" with save: the image's stem
+};
+
+LineControls takeControls(ojson& object) {
+  LineControls c;
+  const auto take = [&](const char* key) {
+    ojson value = object.contains(key) ? object[key] : ojson();
+    object.erase(key);
+    return value;
+  };
+  for (const char* key : {"multimask", "refine"}) {
+    const ojson value = take(key);
+    if (value.is_null()) continue;
+    if (!value.is_boolean()) throw Error(std::string("\"") + key + "\" must be true or false, got " + value.dump());
+    (std::string(key) == "refine" ? c.refine : c.multimask.emplace()) = value.get<bool>();
+  }
+  const ojson save = take("save");
+  if (save.is_boolean()) {
+    c.save = save.get<bool>();
+  } else if (save.is_string()) {
+    c.save = true;
+    c.saveName = save.get<std::string>();
+    if (c.saveName.empty() || c.saveName.find('/') != std::string::npos || c.saveName == "." || c.saveName == "..") {
+      throw Error("\"save\" must be a folder name without '/', got " + save.dump());
+    }
+  } else if (!save.is_null()) {
+    throw Error("\"save\" must be true or a folder name, got " + save.dump());
+  }
+  return c;
+}
+
+ojson answerFor(PromptSession& session, ojson object, const SessionOptions& options, size_t number) {
+  if (!object.is_object()) throw Error("expected an object {\"image\": ..., \"points\": ...}, got " + object.dump());
+  const ojson echo = object;
+  const LineControls controls = takeControls(object);
+  if (!object.contains("image")) {
+    if (!session.hasImage()) throw Error("no \"image\" given yet");
+    object["image"] = session.imagePath();
+  }
+  const PromptEntry entry = promptEntryFromJson(nlohmann::json(object), "line " + std::to_string(number), "");
+  if (!entry.texts.empty()) throw Error("\"text\" needs text-sam; this session takes points and boxes");
+  session.openImage(entry.image);
+
+  std::vector<Prompt> prompts;
+  if (entry.boxes.empty()) {
+    if (entry.points.empty()) throw Error("nothing to decode: give \"points\" or \"boxes\"");
+    prompts.push_back(Prompt{entry.points, entry.labels, std::nullopt, cv::Mat()});
+  } else {
+    prompts = boxPrompts(entry.boxes, entry.points, entry.labels);
+  }
+  const bool multimask = controls.multimask.value_or(defaultMultimask(prompts));
+  const PromptSession::Result& result = session.decode(std::move(prompts), multimask, controls.refine);
+
+  ojson answer = {{"line", number},
+                  {"image", session.imagePath()},
+                  {"width", session.image().cols},
+                  {"height", session.image().rows},
+                  {"prompt", echo}};
+  ojson masks = ojson::array();
+  for (const MaskRecord& r : result.records) masks.push_back(recordToJson(r));
+  answer["masks"] = std::move(masks);
+  answer["best"] = result.best;
+  if (controls.save) {
+    const std::string name = controls.saveName.empty() ? fs::path(entry.image).stem().string() : controls.saveName;
+    promptedResult(options.outDir, name, session.imagePath(), session.image(), result.records, result.multimask,
+                   {{"best_logits.npy", result.bestLowResLogits}})
+        .write();
+    answer["saved"] = (fs::path(options.outDir) / name).string();
+  }
+  return answer;
+}
+
+}  // namespace
+
+void runSessionProtocol(PromptSession& session, std::istream& in, std::ostream& out, const SessionOptions& options) {
+  std::string line;
+  bool tooLong = false;
+  for (size_t number = 1; readBoundedLine(in, line, tooLong); ++number) {
+    const Clock::time_point start = Clock::now();
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (!tooLong && line.find_first_not_of(" \t") == std::string::npos) continue;
+    ojson answer;
+    try {
+      if (tooLong) throw Error("line longer than " + std::to_string(kMaxLineBytes) + " bytes");
+      ojson object;
+      try {
+        object = ojson::parse(line);
+      } catch (const nlohmann::json::exception&) {
+        throw Error("not a JSON object");
+      }
+      answer = answerFor(session, std::move(object), options, number);
+      answer["seconds"] = std::chrono::duration<double>(Clock::now() - start).count();
+    } catch (const Error& e) {
+      answer = {{"line", number}, {"error", e.what()}};
+    } catch (const std::exception& e) {
+      // LibTorch and OpenCV failures carry multi-line context; the first line is the cause.
+      const std::string what = e.what();
+      answer = {{"line", number}, {"error", "internal error: " + what.substr(0, what.find('\n'))}};
+    }
+    out << answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n' << std::flush;
+    if (!out) throw Error("cannot write the answer to line " + std::to_string(number) + ": the output is closed or full");
+  }
+}
+
+}  // namespace samcli
