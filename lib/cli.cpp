@@ -587,6 +587,7 @@ void parseClicks(const std::vector<std::string>& positives, const std::vector<st
 
 void parseLabelledPoints(const std::string& text, const std::string& option, std::vector<PointXY>& points,
                          std::vector<int>& labels) {
+  const size_t before = points.size();  // points may already hold --point/--neg clicks
   std::stringstream ss(text);
   std::string item;
   while (std::getline(ss, item, ';')) {
@@ -598,7 +599,7 @@ void parseLabelledPoints(const std::string& text, const std::string& option, std
     points.push_back({v[0], v[1]});
     labels.push_back(static_cast<int>(v[2]));
   }
-  if (points.empty()) throw UsageError("invalid " + option + " '" + text + "': no points");
+  if (points.size() == before) throw UsageError("invalid " + option + " '" + text + "': no points");
 }
 
 }  // namespace samcli

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -260,16 +261,34 @@ cv::Mat readNpy(const std::string& path) {
   if (header.find("'<f4'") == std::string::npos || header.find("'fortran_order': False") == std::string::npos) {
     throw Error("cannot read '" + path + "': expected little-endian float32 in C order");
   }
-  const auto open = header.find('(');
-  const auto close = header.find(')');
+  const auto badShape = [&] { return Error("cannot read '" + path + "': malformed shape in the .npy header"); };
+  const auto open = header.find('(', header.find("'shape'"));
+  const auto close = header.find(')', open);
+  if (open == std::string::npos || close == std::string::npos) throw badShape();
   std::vector<int> shape;
   std::stringstream dims(header.substr(open + 1, close - open - 1));
   std::string d;
   while (std::getline(dims, d, ',')) {
-    if (d.find_first_not_of(' ') != std::string::npos) shape.push_back(std::stoi(d));
+    if (d.find_first_not_of(' ') == std::string::npos) continue;
+    size_t used = 0;
+    long n = -1;
+    try {
+      n = std::stol(d, &used);
+    } catch (const std::exception&) {
+    }
+    if (used == 0 || d.find_first_not_of(' ', used) != std::string::npos || n < 0 || n > INT_MAX) throw badShape();
+    shape.push_back(int(n));
   }
   if (shape.size() == 3 && shape[0] == 1) shape.erase(shape.begin());
   if (shape.size() != 2) throw Error("cannot read '" + path + "': expected a 2-D array");
+  // Checked before allocating, so that a corrupt header cannot ask for gigabytes.
+  const std::streamoff dataStart = in.tellg();
+  in.seekg(0, std::ios::end);
+  const std::streamoff available = in.tellg() - dataStart;
+  in.seekg(dataStart);
+  if (!in || double(available) < double(shape[0]) * double(shape[1]) * sizeof(float)) {
+    throw Error("cannot read '" + path + "': truncated data");
+  }
   cv::Mat m(shape[0], shape[1], CV_32FC1);
   in.read(reinterpret_cast<char*>(m.ptr<float>()), static_cast<std::streamsize>(m.total() * sizeof(float)));
   if (!in) throw Error("cannot read '" + path + "': truncated data");

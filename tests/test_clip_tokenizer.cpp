@@ -9,7 +9,6 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
-#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -18,6 +17,7 @@
 
 #include "samcli/clip_tokenizer.hpp"
 #include "samcli/error.hpp"
+#include "support/temp_dir.hpp"
 
 using samcli::ClipTokenizer;
 namespace fs = std::filesystem;
@@ -43,17 +43,6 @@ nlohmann::json loadReference() {
   REQUIRE(in.good());
   return nlohmann::json::parse(in);
 }
-
-// A scratch directory removed with everything in it at scope exit.
-struct TempDir {
-  fs::path path = fs::temp_directory_path() / ("samcli_clip_tok_" + std::to_string(std::random_device{}()));
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() { fs::remove_all(path); }
-  std::string write(const std::string& name, const std::string& bytes) const {
-    std::ofstream(path / name, std::ios::binary) << bytes;
-    return (path / name).string();
-  }
-};
 
 std::string readFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -231,7 +220,7 @@ TEST_CASE("tokenizeForModel rejects a prompt with no text, not one of punctuatio
 }
 
 TEST_CASE("ClipTokenizer reads a plain-text merges file like the gzipped one", "[clip_tokenizer]") {
-  TempDir dir;
+  const samcli::test::TempDir dir;
   const ClipTokenizer plain = ClipTokenizer::fromBpeFile(dir.write("merges.txt", gunzip(bpePath())));
   REQUIRE(plain.vocabSize() == tokenizer().vocabSize());
   for (const std::string text : {"pepperoni pizza slice", "na\u00efve fa\u00e7ade", "\U0001F600 3 cars"})
@@ -239,7 +228,7 @@ TEST_CASE("ClipTokenizer reads a plain-text merges file like the gzipped one", "
 }
 
 TEST_CASE("ClipTokenizer names the file of a missing or corrupt vocabulary", "[clip_tokenizer]") {
-  TempDir dir;
+  const samcli::test::TempDir dir;
   requireLoadError((dir.path / "absent.txt.gz").string(), "cannot open");
   requireLoadError(dir.path.string(), "cannot read");
   requireLoadError(dir.write("notes.txt", "hello\nworld\n"), "no '#version' header");

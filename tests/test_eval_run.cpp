@@ -2,8 +2,6 @@
 // choosing among candidates, summaries per group, baselines and gate decisions.
 #include <catch2/catch.hpp>
 
-#include <unistd.h>
-
 #include <cmath>
 #include <filesystem>
 #include <string>
@@ -15,6 +13,7 @@
 #include "samcli/error.hpp"
 #include "samcli/eval_run.hpp"
 #include "samcli/image_io.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace samcli;
 using nlohmann::json;
@@ -70,20 +69,6 @@ EvalReport fishReport() {
                            result("salmon/b", "salmon", 0.75), result("top", "", 1.0)},
                           EvalOptions{});
 }
-
-class TempDir {
- public:
-  TempDir() : path_(fs::temp_directory_path() / ("samcli-eval-test-" + std::to_string(::getpid()))) {
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string operator/(const std::string& rel) const { return (path_ / rel).string(); }
-  std::string str() const { return path_.string(); }
-
- private:
-  fs::path path_;
-};
 
 }  // namespace
 
@@ -181,7 +166,7 @@ TEST_CASE("eval_run: matchPredictions by name, else by the last name component w
 }
 
 TEST_CASE("eval_run: listGroundTruth and indexPredictions on folders", "[eval_run]") {
-  TempDir dir;
+  const samcli::test::TempDir dir;
   writePngAtomic(dir / "gt/salmon/a.png", rectMask({0, 0, 2, 2}));
   writePngAtomic(dir / "gt/B.PNG", rectMask({0, 0, 1, 1}));
   writeFileAtomic(dir / "gt/notes.txt", "not a mask");

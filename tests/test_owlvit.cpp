@@ -9,7 +9,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -17,6 +16,7 @@
 #include "samcli/error.hpp"
 #include "samcli/model.hpp"
 #include "samcli/owlvit.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace samcli;
 namespace fs = std::filesystem;
@@ -57,16 +57,6 @@ const ClipTokenizer& tokenizer() {
       SAMCLI_TEST_DATA_DIR "/clip/clip_bpe_simple_vocab_16e6.txt.gz");
   return instance;
 }
-
-struct TempDir {
-  fs::path path = fs::temp_directory_path() / ("samcli_owlvit_" + std::to_string(std::random_device{}()));
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() { fs::remove_all(path); }
-  void write(const std::string& name, const std::string& text) const {
-    fs::create_directories((path / name).parent_path());
-    std::ofstream(path / name) << text;
-  }
-};
 
 const char* kManifest = R"({"format": "samcli-owlvit", "format_version": 1, "model_type": "test",
   "image_size": 768, "image_mean": [0.48145466, 0.4578275, 0.40821073],
@@ -245,7 +235,7 @@ TEST_CASE("tokenizeQueries packs one row per query and reports truncation", "[ow
 }
 
 TEST_CASE("readOwlVitManifest reads the documented fields and names what is wrong", "[owlvit]") {
-  TempDir dir;
+  const samcli::test::TempDir dir;
   dir.write("det/manifest.json", kManifest);
   dir.write("det/detector.pt", "x");
   dir.write("det/merges.txt", "#version: 0.2\n");
@@ -267,7 +257,7 @@ TEST_CASE("readOwlVitManifest reads the documented fields and names what is wron
 }
 
 TEST_CASE("resolveDetectorDir finds owlvit-<name> under $SAMCLI_WEIGHTS", "[owlvit]") {
-  TempDir dir;
+  const samcli::test::TempDir dir;
   dir.write("owlvit-base-patch32/manifest.json", kManifest);
   ::setenv("SAMCLI_WEIGHTS", dir.path.c_str(), 1);
   CHECK(resolveDetectorDir("base-patch32") == (dir.path / "owlvit-base-patch32").string());

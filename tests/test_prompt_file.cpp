@@ -1,23 +1,18 @@
 // Prompt files for batch runs (--prompts): JSON, JSONL and CSV entries, defaults, relative paths,
-// output names, and one precise message per mistake. Also where --auto-click finds ground truth.
+// output names, and one precise message per mistake.
 #include <catch2/catch.hpp>
 
-#include <unistd.h>
-
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <string>
 
-#include <opencv2/core.hpp>
-
-#include "samcli/auto_click.hpp"
 #include "samcli/error.hpp"
-#include "samcli/image_io.hpp"
 #include "samcli/prompt_file.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace samcli;
 namespace fs = std::filesystem;
+using test::TempDir;
 
 namespace {
 
@@ -35,22 +30,6 @@ std::string errorOf(const std::string& text, PromptFormat format, const std::str
   }
   return "";
 }
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("samcli-prompt-file-" + std::to_string(::getpid()));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string write(const std::string& name, const std::string& text) const {
-    const fs::path file = path / name;
-    fs::create_directories(file.parent_path());
-    std::ofstream(file) << text;
-    return file.string();
-  }
-};
 
 }  // namespace
 
@@ -271,54 +250,4 @@ TEST_CASE("Prompt file errors name the file and the line or entry", "[prompt_fil
 TEST_CASE("Prompt entry errors from the tools name the entry", "[prompt_file]") {
   const PromptFile file = parse("{\"image\": \"a.png\"}\n", PromptFormat::Jsonl, "p.jsonl");
   CHECK_THROWS_WITH(throwPromptError(file.entries()[0], "no \"points\""), "prompt file 'p.jsonl' line 1: no \"points\"");
-}
-
-TEST_CASE("Auto-click ground truth: by output name, by unique stem, or one file", "[prompt_file][auto_click]") {
-  TempDir dir;
-  const cv::Mat mask = cv::Mat::zeros(4, 6, CV_8UC1);
-  fs::create_directories(dir.path / "gt/salmon");
-  fs::create_directories(dir.path / "gt/trout");
-  for (const char* name : {"gt/top.png", "gt/salmon/a.PNG", "gt/trout/b.png", "gt/salmon/c.png", "gt/trout/c.png"}) {
-    writePngAtomic((dir.path / name).string(), mask);
-  }
-  dir.write("gt/notes.txt", "not a mask");
-  const std::string gtDir = (dir.path / "gt").string();
-  const GroundTruthMasks gt(gtDir);
-  CHECK(gt.isFolder());
-  CHECK(gt.maskFor({"img/top.jpg", "top"}) == (dir.path / "gt/top.png").string());
-  CHECK(gt.maskFor({"img/salmon/a.jpg", "salmon/a"}) == (dir.path / "gt/salmon/a.PNG").string());
-  CHECK(gt.maskFor({"x/a.jpg", "a"}) == (dir.path / "gt/salmon/a.PNG").string());  // unique stem
-  CHECK(gt.maskFor({"x/sub/top.jpg", "sub/top"}) == (dir.path / "gt/top.png").string());  // flat ground truth
-  // A nested output is not paired with another folder's mask of the same stem.
-  CHECK_THROWS_WITH(gt.maskFor({"x/other/b.jpg", "other/b"}),
-                    "no ground truth for 'x/other/b.jpg': '" + (dir.path / "gt/other/b.png").string() +
-                        "' does not exist");
-  CHECK_THROWS_WITH(gt.maskFor({"x/d.jpg", "d"}),
-                    "no ground truth for 'x/d.jpg': '" + (dir.path / "gt/d.png").string() + "' does not exist");
-  CHECK_THROWS_WITH(gt.maskFor({"x/c.jpg", "c"}),
-                    Catch::StartsWith("no ground truth for 'x/c.jpg': '" + (dir.path / "gt/c.png").string() +
-                                      "' does not exist and 2 masks are named 'c' ('salmon/c', 'trout/c'"));
-  CHECK(gt.maskFor({"x/salmon/c.jpg", "salmon/c"}) == (dir.path / "gt/salmon/c.png").string());
-
-  const GroundTruthMasks one((dir.path / "gt/top.png").string());
-  CHECK_FALSE(one.isFolder());
-  CHECK(one.maskFor({"anything.jpg", "anything"}) == (dir.path / "gt/top.png").string());
-
-  CHECK_THROWS_WITH(GroundTruthMasks((dir.path / "nope").string()),
-                    "--auto-click '" + (dir.path / "nope").string() + "': no such file or folder");
-  fs::create_directories(dir.path / "empty");
-  CHECK_THROWS_WITH(GroundTruthMasks((dir.path / "empty").string()),
-                    "--auto-click: no ground-truth masks (*.png) under '" + (dir.path / "empty").string() + "'");
-}
-
-TEST_CASE("Auto-click: the GT pixel farthest from the boundary; empty or mis-sized GT rejected",
-          "[prompt_file][auto_click]") {
-  cv::Mat gt = cv::Mat::zeros(40, 60, CV_8UC1);
-  gt(cv::Rect(20, 10, 21, 21)).setTo(255);  // an odd square: its centre (30, 20) is the unique maximum
-  const PointXY click = autoClick(gt, "gt/a.png", {60, 40});
-  CHECK(click.x == 30);
-  CHECK(click.y == 20);
-  CHECK_THROWS_WITH(autoClick(gt, "gt/a.png", {61, 40}), "ground truth 'gt/a.png' is 60x40 but its image is 61x40");
-  CHECK_THROWS_WITH(autoClick(cv::Mat::zeros(40, 60, CV_8UC1), "gt/e.png", {60, 40}),
-                    "ground truth 'gt/e.png' is empty (no object pixel): no click can be placed");
 }
