@@ -3,6 +3,7 @@
 #include <samcli/cli.hpp>
 #include <samcli/error.hpp>
 #include <samcli/image_io.hpp>
+#include <samcli/interactive.hpp>
 #include <samcli/outputs.hpp>
 #include <samcli/predictor.hpp>
 #include <samcli/prompt_file.hpp>
@@ -33,13 +34,21 @@ const char* kHelp =
     "pairs them). Or GT is one mask file, for one image. An\n"
     "image without ground truth, or with an empty one, fails with an error naming the file (exit 1;\n"
     "--keep-going goes on). Then `sam-eval --pred OUT --gt GT` scores the run (docs/evaluation.md).\n\n"
+    "Interactive (--interactive, one image, needs a display): SAM.py's window. Left click adds a\n"
+    "foreground point, right click a background point, middle click clears, a left drag draws a box.\n"
+    "One click shows 3 candidates (Tab or 1/2/3 cycles, title \"Mask i, Score: ...\"); more clicks or a box\n"
+    "give one mask, refined with the previous best mask's logits (--no-refine: afresh). Keys: s saves the\n"
+    "result as a batch run would (<out>/<stem>/), a shows the automatic masks (the generator options\n"
+    "below, as sam-amg), u undoes, r resets, q or Esc quits.\n\n"
     "Examples:\n"
     "  sam-point photo.jpg --point 420,310                 # 3 candidates with scores\n"
     "  sam-point photo.jpg --point 420,310 --neg 500,200 --single\n"
     "  sam-point photo.jpg --points \"420,310,1;500,200,0\" --json - | jq '.[0].masks[0].area'\n"
     "  sam-point photo.jpg --point 430,300 --mask-input out/photo/best_logits.npy --single\n"
     "  sam-point --prompts clicks.jsonl -o out/ --keep-going    # per-image clicks, whole dataset\n"
-    "  sam-point images/ --auto-click gt/ -o pred/ && sam-eval --pred pred --gt gt";
+    "  sam-point images/ --auto-click gt/ -o pred/ && sam-eval --pred pred --gt gt\n"
+    "  sam-point photo.jpg --interactive -o picked/\n"
+    "  printf '%s\\n' '{\"image\": \"photo.jpg\", \"points\": [[420, 310]]}' | sam-point --session";
 
 struct PointOptions {
   std::vector<std::string> positives;
@@ -162,15 +171,43 @@ int main(int argc, char** argv) {
                       "sam-point uses points and labels (each entry needs a foreground point; boxes and text are\n"
                       "ignored), with --single/--multimask as for --point.")
       ->excludes(point)->excludes(neg)->excludes(points)->excludes(maskInput)->excludes(autoClickOpt);
-  addSessionOption(app, common)
+  CLI::Option* session = addSessionOption(app, common)
       ->excludes(point)->excludes(neg)->excludes(points)->excludes(maskInput)->excludes(autoClickOpt)
       ->excludes(multiOpt)->excludes(singleOpt);
+  bool interactive = false;
+  bool noRefine = false;
+  CLI::Option* interactiveOpt =
+      app.add_flag("--interactive", interactive,
+                   "Open IMAGE in a window and segment with the mouse (see \"Interactive\" above)")
+          ->excludes(point)->excludes(neg)->excludes(points)->excludes(maskInput)->excludes(autoClickOpt)
+          ->excludes(multiOpt)->excludes(singleOpt)->excludes(session)->excludes(app.get_option("--prompts"))
+          ->group("Interactive");
+  app.add_flag("--no-refine", noRefine,
+               "--interactive: decode every click afresh instead of feeding back the previous best mask")
+      ->needs(interactiveOpt)
+      ->group("Interactive");
+  AmgCli amg;
+  addAmgOptions(app, amg, "default");
 
   return runTool(app, argc, argv, [&] {
     Log::setQuiet(common.quiet);
     if (common.session) {
       PromptSession session(loadSamModel(resolveModelDir(common.model), common.runtime));
       runSessionProtocol(session, std::cin, std::cout, {common.outDir});
+      return 0;
+    }
+    if (interactive) {
+      requireDisplay();
+      const std::vector<InputImage> inputs = resolveInputs(common);
+      if (inputs.size() != 1) {
+        throw UsageError("--interactive opens one image, " + std::to_string(inputs.size()) + " given");
+      }
+      const AmgOptions amgOptions = resolveAmgOptions(amg);
+      const std::shared_ptr<SamModel> model = loadSamModel(resolveModelDir(common.model), common.runtime);
+      PromptSession session(model);
+      session.openImage(inputs.front().path);
+      const AutomaticMaskGenerator generator(model, amgOptions);
+      runInteractiveWindow(session, {common.outDir, !noRefine, [&](const cv::Mat& rgb) { return generator.generate(rgb); }});
       return 0;
     }
     if (!o.autoClickPath.empty()) return runAutoClick(common, o.autoClickPath);
