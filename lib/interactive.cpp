@@ -133,6 +133,7 @@ class Window {
       automatic();
       return true;
     }
+    if (automatic_) status_ = "the prompt's masks";
     automatic_.reset();
     redraw();
     return true;
@@ -245,7 +246,8 @@ class Window {
                 cv::LINE_AA);
     cv::cvtColor(framed, framed, cv::COLOR_RGB2BGR);
     cv::imshow(name_, framed);
-    cv::setWindowTitle(name_, title.empty() ? name_ : name_ + "  " + title);
+    // The title repeats the status, for window lists (and for scripts that read it, as the tests do).
+    cv::setWindowTitle(name_, name_ + "  " + line);
   }
 
   PromptSession& session_;

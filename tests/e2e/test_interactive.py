@@ -131,6 +131,30 @@ class InteractiveTest(ToolTestCase):
                          self.one_shot("sam-point", "--points", "200,240,1;480,240,0", "--single"))
         self.quit()
 
+    def title(self, needle):
+        """Waits for the window title (which repeats the status strip) to contain needle."""
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            name = self.xdotool("getwindowname", self.window)
+            if needle in name:
+                return name
+            time.sleep(0.2)
+        self.fail("the title never said %r (last: %r)" % (needle, name))
+
+    def test_a_shows_the_automatic_masks_of_sam_amg(self):
+        amg = run_tool("sam-amg", self.image, "--preset", "fast", "--model", SAM_FIXTURE, "-o", self.path("amg"),
+                       "--json", "-", "-q")
+        count = len(json.loads(amg.stdout)[0]["masks"])
+        self.assertGreater(count, 0)
+        self.open("--preset", "fast")
+        self.click(200, 240)
+        self.title("Mask 2, Score: 0.940")
+        self.key("a")
+        self.title("%d automatic masks in" % count)
+        self.key("1")  # any key goes back to the prompt's masks; 1 picks the first candidate
+        self.title("Mask 1, Score: 0.860   the prompt's masks")
+        self.quit()
+
     def test_without_a_display_one_line_and_exit_2(self):
         env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
         proc = subprocess.run([os.path.join(BIN_DIR, "sam-point"), self.image, "--interactive", "--model",
