@@ -3,6 +3,7 @@
 #include <map>
 
 #include "samcli/error.hpp"
+#include "samcli/json_input.hpp"
 
 namespace samcli {
 namespace {
@@ -72,30 +73,38 @@ nlohmann::ordered_json mergeCoco(const std::vector<std::pair<std::string, nlohma
       throw Error("'" + path + "' is not a COCO file (needs images, annotations and categories)");
     }
     if (&coco == &files.front().second && coco.contains("info")) info = coco["info"];
-    try {
-      std::map<int64_t, std::string> categoryName;
-      for (const auto& c : coco["categories"]) categoryName[c.at("id").get<int64_t>()] = c.at("name").get<std::string>();
-      std::map<int64_t, int> imageId;
-      for (auto image : coco["images"]) {
-        const int id = int(images.size()) + 1;
-        imageId[image.at("id").get<int64_t>()] = id;
-        image["id"] = id;
-        images.push_back(std::move(image));
+    for (const char* list : {"images", "annotations", "categories"}) {
+      if (!coco[list].is_array()) throw Error("'" + path + "': \"" + list + "\" must be a list");
+    }
+    const auto where = [&](const char* list, size_t i) {
+      return "malformed COCO file '" + path + "': " + list + "[" + std::to_string(i) + "]";
+    };
+    std::map<int64_t, std::string> categoryName;
+    for (size_t i = 0; i < coco["categories"].size(); ++i) {
+      const auto& c = coco["categories"][i];
+      categoryName[jsonInteger(c, "id", where("categories", i), INT64_MIN, INT64_MAX)] =
+          jsonString(c, "name", where("categories", i));
+    }
+    std::map<int64_t, int> imageId;
+    for (size_t i = 0; i < coco["images"].size(); ++i) {
+      auto image = coco["images"][i];
+      const int id = int(images.size()) + 1;
+      imageId[jsonInteger(image, "id", where("images", i), INT64_MIN, INT64_MAX)] = id;
+      image["id"] = id;
+      images.push_back(std::move(image));
+    }
+    for (size_t i = 0; i < coco["annotations"].size(); ++i) {
+      auto a = coco["annotations"][i];
+      const auto img = imageId.find(jsonInteger(a, "image_id", where("annotations", i), INT64_MIN, INT64_MAX));
+      const auto cat = categoryName.find(jsonInteger(a, "category_id", where("annotations", i), INT64_MIN, INT64_MAX));
+      if (img == imageId.end() || cat == categoryName.end()) {
+        throw Error(where("annotations", i) + " (id " + jsonSnippet(a.value("id", nlohmann::ordered_json())) +
+                    ") refers to a missing image or category");
       }
-      for (auto a : coco["annotations"]) {
-        const auto img = imageId.find(a.at("image_id").get<int64_t>());
-        const auto cat = categoryName.find(a.at("category_id").get<int64_t>());
-        if (img == imageId.end() || cat == categoryName.end()) {
-          throw Error("'" + path + "': annotation " + a.value("id", nlohmann::ordered_json()).dump() +
-                      " refers to a missing image or category");
-        }
-        a["id"] = int(annotations.size()) + 1;
-        a["image_id"] = img->second;
-        a["category_id"] = categories.idOf(cat->second);
-        annotations.push_back(std::move(a));
-      }
-    } catch (const nlohmann::json::exception& e) {
-      throw Error("malformed COCO file '" + path + "': " + e.what());
+      a["id"] = int(annotations.size()) + 1;
+      a["image_id"] = img->second;
+      a["category_id"] = categories.idOf(cat->second);
+      annotations.push_back(std::move(a));
     }
   }
   nlohmann::ordered_json merged;

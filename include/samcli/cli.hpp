@@ -36,6 +36,10 @@ struct CommonOptions {
   std::string promptsPath;          // --prompts FILE (tools with per-image prompts, see prompt_file.hpp)
 };
 
+// Declares --max-pixels N (image_io.hpp's maxImagePixels), part of the common options; for tools
+// that read images or masks without them (sam-eval).
+CLI::Option* addMaxPixelsOption(CLI::App& app);
+
 // Declares the positional IMAGE... inputs and the shared options on `app`.
 void addCommonOptions(CLI::App& app, CommonOptions& options);
 

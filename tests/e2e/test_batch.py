@@ -355,7 +355,7 @@ class ShardTest(BatchTestCase):
             f.write('{"images": [')
         with open(self.path("results.json"), "w") as f:
             json.dump([{"image_id": 1, "score": 1.0}], f)
-        for bad, needle in ((self.path("missing.json"), "no such file"), (self.path("broken.json"), "cannot parse"),
+        for bad, needle in ((self.path("missing.json"), "no such file"), (self.path("broken.json"), "malformed JSON at line 1, column 13"),
                             (self.path("results.json"), "not a COCO file")):
             proc = run_tool("sam-coco-merge", self.path("p0.json"), bad, "-o", self.path("all.json"), check=False)
             self.assertEqual(proc.returncode, 1)
