@@ -28,6 +28,30 @@ std::string categoryOf(const nlohmann::ordered_json& mask) {
   return "object";
 }
 
+// One image's results document (masks.json form) into `images` and `annotations`.
+void addResults(const nlohmann::ordered_json& doc, Categories& categories, nlohmann::ordered_json& images,
+                nlohmann::ordered_json& annotations) {
+  const int imageId = int(images.size()) + 1;
+  images.push_back({{"id", imageId}, {"file_name", doc.at("image")}, {"width", doc.at("width")},
+                    {"height", doc.at("height")}});
+  for (const auto& mask : doc.at("masks")) {
+    if (mask.contains("class") && mask["class"] == 0) continue;
+    const auto& b = mask.at("bbox");
+    const bool empty = mask.at("area").get<int64_t>() == 0;
+    // samcli's bbox holds inclusive maxima (SAM's convention); COCO's counts pixels.
+    const nlohmann::ordered_json bbox = {b[0], b[1], empty ? 0 : b[2].get<int>() + 1, empty ? 0 : b[3].get<int>() + 1};
+    annotations.push_back({{"id", int(annotations.size()) + 1},
+                           {"image_id", imageId},
+                           {"category_id", categories.idOf(categoryOf(mask))},
+                           {"segmentation", mask.at("segmentation")},
+                           {"area", mask.at("area")},
+                           {"bbox", bbox},
+                           {"iscrowd", 0},
+                           {"score", mask.at("predicted_iou")},
+                           {"stability_score", mask.at("stability_score")}});
+  }
+}
+
 }  // namespace
 
 nlohmann::ordered_json cocoFromResults(const std::vector<nlohmann::ordered_json>& imageDocs) {
@@ -35,24 +59,13 @@ nlohmann::ordered_json cocoFromResults(const std::vector<nlohmann::ordered_json>
   auto images = nlohmann::ordered_json::array();
   auto annotations = nlohmann::ordered_json::array();
   for (const auto& doc : imageDocs) {
-    const int imageId = int(images.size()) + 1;
-    images.push_back({{"id", imageId}, {"file_name", doc.at("image")}, {"width", doc.at("width")},
-                      {"height", doc.at("height")}});
-    for (const auto& mask : doc.at("masks")) {
-      if (mask.contains("class") && mask["class"] == 0) continue;
-      const auto& b = mask.at("bbox");
-      const bool empty = mask.at("area").get<int64_t>() == 0;
-      // samcli's bbox holds inclusive maxima (SAM's convention); COCO's counts pixels.
-      const nlohmann::ordered_json bbox = {b[0], b[1], empty ? 0 : b[2].get<int>() + 1, empty ? 0 : b[3].get<int>() + 1};
-      annotations.push_back({{"id", int(annotations.size()) + 1},
-                             {"image_id", imageId},
-                             {"category_id", categories.idOf(categoryOf(mask))},
-                             {"segmentation", mask.at("segmentation")},
-                             {"area", mask.at("area")},
-                             {"bbox", bbox},
-                             {"iscrowd", 0},
-                             {"score", mask.at("predicted_iou")},
-                             {"stability_score", mask.at("stability_score")}});
+    // Documents of skipped images come from masks.json files on disk, which may have been edited.
+    try {
+      addResults(doc, categories, images, annotations);
+    } catch (const nlohmann::json::exception&) {
+      throw Error("cannot write the COCO file: the results of image " +
+                  jsonSnippet(doc.is_object() ? doc.value("image", nlohmann::ordered_json()) : nlohmann::ordered_json()) +
+                  " lack a field or have one of the wrong type (an edited masks.json?)");
     }
   }
   nlohmann::ordered_json coco;

@@ -234,7 +234,7 @@ class BadPromptFileTest(PromptsTestCase):
 
     def test_malformed_files_are_usage_errors_naming_file_and_line(self):
         self.rejected("sam-point", '[{"image": "images/a.png", "points": [[1, 2]]},', "p.json",
-                      "malformed JSON at line 1, column 47")
+                      "malformed JSON at line 1, column 48")
         self.rejected("sam-point", '{"image": "images/a.png", "points": [[1, 2]]}\n{"image": ', "p.jsonl",
                       "malformed JSON at line 2, column 11")
         self.rejected("sam-point", '{"image": "images/a.png", "point": [[1, 2]]}\n', "p.jsonl", "line 1",
