@@ -10,6 +10,7 @@
 #include <samcli/coco.hpp>
 #include <samcli/error.hpp>
 #include <samcli/image_io.hpp>
+#include <samcli/json_input.hpp>
 #include <samcli/records.hpp>
 
 using namespace samcli;
@@ -17,18 +18,6 @@ using namespace samcli;
 namespace fs = std::filesystem;
 
 namespace {
-
-nlohmann::ordered_json readCocoFile(const std::string& path) {
-  std::error_code ec;
-  if (!fs::is_regular_file(path, ec)) throw Error("cannot read '" + path + "': no such file");
-  std::ifstream in(path);
-  if (!in) throw Error("cannot read '" + path + "': " + std::strerror(errno));
-  try {
-    return nlohmann::ordered_json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error("cannot parse '" + path + "': " + e.what());
-  }
-}
 
 // A shard listed twice, or the merged file passed back in, shows up as an image in two inputs.
 void warnAboutRepeatedImages(const std::vector<std::pair<std::string, nlohmann::ordered_json>>& files) {
@@ -86,7 +75,7 @@ int main(int argc, char** argv) {
       }
     }
     std::vector<std::pair<std::string, nlohmann::ordered_json>> files;
-    for (const auto& input : inputs) files.emplace_back(input, readCocoFile(input));
+    for (const auto& input : inputs) files.emplace_back(input, readOrderedJsonFile(input));
     const nlohmann::ordered_json merged = mergeCoco(files);
     warnAboutRepeatedImages(files);
 

@@ -86,6 +86,7 @@ int main(int argc, char** argv) {
       ->group("Output");
   app.add_flag("-q,--quiet", quiet, "No summary line on stderr (warnings and errors are still printed)")
       ->group("Output");
+  addMaxPixelsOption(app)->group("Input");
   app.add_option("--min-miou", gates.minMeanIou, "Exit 1 when the mean IoU is below X")
       ->check(CLI::Range(0.0, 1.0))
       ->type_name("X")

@@ -259,6 +259,9 @@ std::vector<MaskRecord> AutomaticMaskGenerator::generate(const cv::Mat& rgb, Amg
   MaskCandidates data;
   for (const CropBox& crop : crops) {
     const auto& b = crop.xyxy;
+    // An image smaller than its crop grid (1x1 with crop layers) yields crops without pixels; the
+    // official generator would fail on them, and they hold nothing to segment.
+    if (b[2] <= b[0] || b[3] <= b[1]) continue;
     CropContext ctx;
     ctx.cropBox = b;
     ctx.imageSize = imageSize;

@@ -2,11 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 
 #include <nlohmann/json.hpp>
 
 #include "samcli/error.hpp"
+#include "samcli/json_input.hpp"
+#include "samcli/text_input.hpp"
 
 // The generator's settings, grids and crops: everything of sam-amg that needs no model, so tools
 // can validate options before loading one and unit tests need no LibTorch.
@@ -51,9 +52,13 @@ void validateAmgOptions(const AmgOptions& o) {
     if (!ok) throw UsageError(message);
   };
   const auto unit = [&](double v, const char* name) {
-    require(v >= 0.0 && v <= 1.0, std::string(name) + " must be between 0 and 1 (got " + std::to_string(v) + ")");
+    require(v >= 0.0 && v <= 1.0, std::string(name) + " must be between 0 and 1 (got " + formatNumber(v) + ")");
   };
-  if (o.pointGrids.empty()) require(o.pointsPerSide >= 1, "--points-per-side must be at least 1");
+  if (o.pointGrids.empty()) {
+    require(o.pointsPerSide >= 1 && o.pointsPerSide <= kMaxPointsPerSide,
+            "--points-per-side must be between 1 and " + std::to_string(kMaxPointsPerSide) + " (got " +
+                std::to_string(o.pointsPerSide) + ")");
+  }
   require(o.pointsPerBatch >= 1, "--points-per-batch must be at least 1");
   unit(o.predIouThresh, "--pred-iou-thresh");
   unit(o.stabilityScoreThresh, "--stability-score-thresh");
@@ -77,26 +82,31 @@ void validateAmgOptions(const AmgOptions& o) {
 }
 
 std::vector<std::vector<PointXY>> readPointGrids(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw Error("cannot read point grids '" + path + "': no such file");
+  const nlohmann::json j = readJsonFile(path);
+  const std::string expected = "(expected JSON [[[x,y],...], ...] per crop layer, x,y in [0,1])";
+  if (!j.is_array() || j.empty()) throw Error("invalid point grids '" + path + "': no grid " + expected);
   std::vector<std::vector<PointXY>> grids;
-  try {
-    const nlohmann::json j = nlohmann::json::parse(in);
-    for (const auto& layer : j) {
-      std::vector<PointXY> grid;
-      for (const auto& p : layer) {
-        const double x = p.at(0).get<double>();
-        const double y = p.at(1).get<double>();
-        if (p.size() != 2 || x < 0 || x > 1 || y < 0 || y > 1) throw Error("");
-        grid.push_back({x, y});
-      }
-      if (grid.empty()) throw Error("");
-      grids.push_back(std::move(grid));
+  for (size_t layer = 0; layer < j.size(); ++layer) {
+    const std::string where = "invalid point grids '" + path + "': grid " + std::to_string(layer + 1);
+    const nlohmann::json& points = j[layer];
+    if (!points.is_array() || points.empty()) throw Error(where + " is not a non-empty list of points " + expected);
+    if (points.size() > kMaxGridPoints) {
+      throw Error(where + " has " + std::to_string(points.size()) + " points; at most " +
+                  std::to_string(kMaxGridPoints) + " are allowed");
     }
-  } catch (const std::exception&) {
-    throw Error("invalid point grids '" + path + "' (expected JSON [[[x,y],...], ...] per crop layer, x,y in [0,1])");
+    std::vector<PointXY> grid;
+    for (size_t i = 0; i < points.size(); ++i) {
+      const nlohmann::json& p = points[i];
+      const auto inUnit = [](const nlohmann::json& v) {
+        return v.is_number() && v.get<double>() >= 0.0 && v.get<double>() <= 1.0;
+      };
+      if (!p.is_array() || p.size() != 2 || !inUnit(p[0]) || !inUnit(p[1])) {
+        throw Error(where + " point " + std::to_string(i + 1) + " is " + jsonSnippet(p) + " " + expected);
+      }
+      grid.push_back({p[0].get<double>(), p[1].get<double>()});
+    }
+    grids.push_back(std::move(grid));
   }
-  if (grids.empty()) throw Error("invalid point grids '" + path + "': no grid");
   return grids;
 }
 

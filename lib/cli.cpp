@@ -15,6 +15,7 @@
 #include "samcli/coco.hpp"
 #include "samcli/error.hpp"
 #include "samcli/image_io.hpp"
+#include "samcli/json_input.hpp"
 #include "samcli/records.hpp"
 
 namespace samcli {
@@ -45,6 +46,19 @@ std::vector<double> parseNumbers(const std::string& text, char sep, const std::s
 }
 
 }  // namespace
+
+CLI::Option* addMaxPixelsOption(CLI::App& app) {
+  const std::string hint = "raise the limit with --max-pixels N";
+  setMaxImagePixels(kDefaultMaxPixels, hint);
+  return app
+      .add_option_function<int64_t>(
+          "--max-pixels", [hint](const int64_t& n) { setMaxImagePixels(n, hint); },
+          "Refuse images (and COCO, RLE and .npy sizes) of more than N pixels, checked before decoding "
+          "(default " + std::to_string(kDefaultMaxPixels) + ", PIL's decompression-bomb limit)")
+      ->type_name("N")
+      ->check(CLI::Range(int64_t(1), int64_t(1) << 40))
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+}
 
 void addCommonOptions(CLI::App& app, CommonOptions& o) {
   app.add_option("images", o.inputs,
@@ -96,6 +110,7 @@ void addCommonOptions(CLI::App& app, CommonOptions& o) {
                "Report a failing image and go on with the rest (exit code 1 at the end); default: stop")
       ->group("Output");
   app.add_flag("-q,--quiet", o.quiet, "No progress on stderr (errors are still printed)")->group("Output");
+  addMaxPixelsOption(app)->group("Input");
   // A repeated single-value option takes its last value, so wrappers can append overrides.
   for (const char* name : {"--model", "--device", "--threads", "--out", "--json", "--coco", "--shard",
                            "--embedding-cache"}) {
@@ -468,7 +483,7 @@ int processImages(const CommonOptions& options, const std::vector<InputImage>& i
                                   {"masks", masks},
                                   {"seconds", run.seconds}};
       if (run.status == "error") j["error"] = run.error;
-      std::cout << j.dump() << '\n' << std::flush;
+      std::cout << dumpJson(j, false) << std::flush;
     }
     if (run.status != "error" && (!options.jsonPath.empty() || !options.cocoPath.empty())) {
       docs.push_back(run.doc);
@@ -510,13 +525,12 @@ int processImages(const CommonOptions& options, const std::vector<InputImage>& i
     ImageRun run;
     run.input = &inputs[i];
     if (const std::string doc = existingResult(inputs[i]); !doc.empty()) {
-      std::ifstream in(doc);
       try {
-        run.doc = nlohmann::ordered_json::parse(in);
+        run.doc = readOrderedJsonFile(doc);
         run.status = "skipped";
-      } catch (const nlohmann::json::exception&) {
+      } catch (const Error& e) {
         run.status = "error";
-        run.error = "cannot read '" + doc + "' to skip its image: invalid JSON (remove the folder to redo it)";
+        run.error = std::string(e.what()) + " (remove the folder to redo its image)";
       }
       settleWrite();  // reports stay in input order
       finish(run);

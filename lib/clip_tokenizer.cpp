@@ -765,4 +765,9 @@ const std::string& ClipTokenizer::token(int id) const {
   return vocab_[static_cast<std::size_t>(id)];
 }
 
+bool isValidUtf8(const std::string& text) {
+  std::u32string ignored;
+  return decodeUtf8(text, ignored);
+}
+
 }  // namespace samcli

@@ -3,6 +3,7 @@
 #include <map>
 
 #include "samcli/error.hpp"
+#include "samcli/json_input.hpp"
 
 namespace samcli {
 namespace {
@@ -27,6 +28,30 @@ std::string categoryOf(const nlohmann::ordered_json& mask) {
   return "object";
 }
 
+// One image's results document (masks.json form) into `images` and `annotations`.
+void addResults(const nlohmann::ordered_json& doc, Categories& categories, nlohmann::ordered_json& images,
+                nlohmann::ordered_json& annotations) {
+  const int imageId = int(images.size()) + 1;
+  images.push_back({{"id", imageId}, {"file_name", doc.at("image")}, {"width", doc.at("width")},
+                    {"height", doc.at("height")}});
+  for (const auto& mask : doc.at("masks")) {
+    if (mask.contains("class") && mask["class"] == 0) continue;
+    const auto& b = mask.at("bbox");
+    const bool empty = mask.at("area").get<int64_t>() == 0;
+    // samcli's bbox holds inclusive maxima (SAM's convention); COCO's counts pixels.
+    const nlohmann::ordered_json bbox = {b[0], b[1], empty ? 0 : b[2].get<int>() + 1, empty ? 0 : b[3].get<int>() + 1};
+    annotations.push_back({{"id", int(annotations.size()) + 1},
+                           {"image_id", imageId},
+                           {"category_id", categories.idOf(categoryOf(mask))},
+                           {"segmentation", mask.at("segmentation")},
+                           {"area", mask.at("area")},
+                           {"bbox", bbox},
+                           {"iscrowd", 0},
+                           {"score", mask.at("predicted_iou")},
+                           {"stability_score", mask.at("stability_score")}});
+  }
+}
+
 }  // namespace
 
 nlohmann::ordered_json cocoFromResults(const std::vector<nlohmann::ordered_json>& imageDocs) {
@@ -34,24 +59,13 @@ nlohmann::ordered_json cocoFromResults(const std::vector<nlohmann::ordered_json>
   auto images = nlohmann::ordered_json::array();
   auto annotations = nlohmann::ordered_json::array();
   for (const auto& doc : imageDocs) {
-    const int imageId = int(images.size()) + 1;
-    images.push_back({{"id", imageId}, {"file_name", doc.at("image")}, {"width", doc.at("width")},
-                      {"height", doc.at("height")}});
-    for (const auto& mask : doc.at("masks")) {
-      if (mask.contains("class") && mask["class"] == 0) continue;
-      const auto& b = mask.at("bbox");
-      const bool empty = mask.at("area").get<int64_t>() == 0;
-      // samcli's bbox holds inclusive maxima (SAM's convention); COCO's counts pixels.
-      const nlohmann::ordered_json bbox = {b[0], b[1], empty ? 0 : b[2].get<int>() + 1, empty ? 0 : b[3].get<int>() + 1};
-      annotations.push_back({{"id", int(annotations.size()) + 1},
-                             {"image_id", imageId},
-                             {"category_id", categories.idOf(categoryOf(mask))},
-                             {"segmentation", mask.at("segmentation")},
-                             {"area", mask.at("area")},
-                             {"bbox", bbox},
-                             {"iscrowd", 0},
-                             {"score", mask.at("predicted_iou")},
-                             {"stability_score", mask.at("stability_score")}});
+    // Documents of skipped images come from masks.json files on disk, which may have been edited.
+    try {
+      addResults(doc, categories, images, annotations);
+    } catch (const nlohmann::json::exception&) {
+      throw Error("cannot write the COCO file: the results of image " +
+                  jsonSnippet(doc.is_object() ? doc.value("image", nlohmann::ordered_json()) : nlohmann::ordered_json()) +
+                  " lack a field or have one of the wrong type (an edited masks.json?)");
     }
   }
   nlohmann::ordered_json coco;
@@ -72,30 +86,38 @@ nlohmann::ordered_json mergeCoco(const std::vector<std::pair<std::string, nlohma
       throw Error("'" + path + "' is not a COCO file (needs images, annotations and categories)");
     }
     if (&coco == &files.front().second && coco.contains("info")) info = coco["info"];
-    try {
-      std::map<int64_t, std::string> categoryName;
-      for (const auto& c : coco["categories"]) categoryName[c.at("id").get<int64_t>()] = c.at("name").get<std::string>();
-      std::map<int64_t, int> imageId;
-      for (auto image : coco["images"]) {
-        const int id = int(images.size()) + 1;
-        imageId[image.at("id").get<int64_t>()] = id;
-        image["id"] = id;
-        images.push_back(std::move(image));
+    for (const char* list : {"images", "annotations", "categories"}) {
+      if (!coco[list].is_array()) throw Error("'" + path + "': \"" + list + "\" must be a list");
+    }
+    const auto where = [&](const char* list, size_t i) {
+      return "malformed COCO file '" + path + "': " + list + "[" + std::to_string(i) + "]";
+    };
+    std::map<int64_t, std::string> categoryName;
+    for (size_t i = 0; i < coco["categories"].size(); ++i) {
+      const auto& c = coco["categories"][i];
+      categoryName[jsonInteger(c, "id", where("categories", i), INT64_MIN, INT64_MAX)] =
+          jsonString(c, "name", where("categories", i));
+    }
+    std::map<int64_t, int> imageId;
+    for (size_t i = 0; i < coco["images"].size(); ++i) {
+      auto image = coco["images"][i];
+      const int id = int(images.size()) + 1;
+      imageId[jsonInteger(image, "id", where("images", i), INT64_MIN, INT64_MAX)] = id;
+      image["id"] = id;
+      images.push_back(std::move(image));
+    }
+    for (size_t i = 0; i < coco["annotations"].size(); ++i) {
+      auto a = coco["annotations"][i];
+      const auto img = imageId.find(jsonInteger(a, "image_id", where("annotations", i), INT64_MIN, INT64_MAX));
+      const auto cat = categoryName.find(jsonInteger(a, "category_id", where("annotations", i), INT64_MIN, INT64_MAX));
+      if (img == imageId.end() || cat == categoryName.end()) {
+        throw Error(where("annotations", i) + " (id " + jsonSnippet(a.value("id", nlohmann::ordered_json())) +
+                    ") refers to a missing image or category");
       }
-      for (auto a : coco["annotations"]) {
-        const auto img = imageId.find(a.at("image_id").get<int64_t>());
-        const auto cat = categoryName.find(a.at("category_id").get<int64_t>());
-        if (img == imageId.end() || cat == categoryName.end()) {
-          throw Error("'" + path + "': annotation " + a.value("id", nlohmann::ordered_json()).dump() +
-                      " refers to a missing image or category");
-        }
-        a["id"] = int(annotations.size()) + 1;
-        a["image_id"] = img->second;
-        a["category_id"] = categories.idOf(cat->second);
-        annotations.push_back(std::move(a));
-      }
-    } catch (const nlohmann::json::exception& e) {
-      throw Error("malformed COCO file '" + path + "': " + e.what());
+      a["id"] = int(annotations.size()) + 1;
+      a["image_id"] = img->second;
+      a["category_id"] = categories.idOf(cat->second);
+      annotations.push_back(std::move(a));
     }
   }
   nlohmann::ordered_json merged;

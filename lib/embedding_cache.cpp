@@ -6,8 +6,10 @@
 #include <nlohmann/json.hpp>
 
 #include "samcli/image_io.hpp"
+#include "samcli/json_input.hpp"
 #include "samcli/log.hpp"
 #include "samcli/sha256.hpp"
+#include "samcli/text_input.hpp"
 
 namespace fs = std::filesystem;
 
@@ -15,10 +17,17 @@ namespace samcli {
 namespace {
 
 constexpr const char* kFormat = "samcli-embedding";
-constexpr int kVersion = 1;
+// Version 2: the checksum covers the header as well as the data (version 1 left an edited
+// input_size undetected); version 1 entries are rebuilt.
+constexpr int kVersion = 2;
+constexpr size_t kMaxHeaderBytes = 4096;
 
-std::string dataDigest(const std::vector<float>& data) {
-  return sha256Hex(reinterpret_cast<const uint8_t*>(data.data()), data.size() * sizeof(float));
+// sha256 of the header without its "sha256" field (compact JSON, keys sorted), a newline and the
+// data bytes.
+std::string entryDigest(const nlohmann::json& headerWithoutDigest, const std::vector<float>& data) {
+  std::string bytes = headerWithoutDigest.dump() + "\n";
+  bytes.append(reinterpret_cast<const char*>(data.data()), data.size() * sizeof(float));
+  return sha256Hex(bytes);
 }
 
 }  // namespace
@@ -42,11 +51,14 @@ bool EmbeddingCache::load(const std::string& key, const std::array<int, 3>& expe
   std::string why;
   try {
     std::string headerLine;
-    std::getline(in, headerLine);
-    const nlohmann::json header = nlohmann::json::parse(headerLine);
-    if (header.at("format") != kFormat || header.at("version") != kVersion) {
+    LineReader lines(in, "'" + path + "'", kMaxHeaderBytes, 1);
+    lines.next(headerLine);
+    nlohmann::json header = parseJson(headerLine, "'" + path + "'");
+    if (!header.is_object() || header.value("format", "") != kFormat) {
       why = "unknown format";
-    } else if (header.at("key") != key) {
+    } else if (header.value("version", 0) != kVersion) {
+      why = "written by another samcli version";
+    } else if (header.value("key", "") != key) {
       why = "written for another image or model";
     } else if (header.at("shape").get<std::array<int, 3>>() != expectedShape) {
       why = "embedding shape differs from the model's";
@@ -56,10 +68,14 @@ bool EmbeddingCache::load(const std::string& key, const std::array<int, 3>& expe
       out.inputSize = {input[0], input[1]};
       out.data.resize(size_t(expectedShape[0]) * size_t(expectedShape[1]) * size_t(expectedShape[2]));
       in.read(reinterpret_cast<char*>(out.data.data()), std::streamsize(out.data.size() * sizeof(float)));
+      const std::string stated = header.at("sha256").get<std::string>();
+      header.erase("sha256");
       if (!in || in.peek() != std::char_traits<char>::eof()) {
         why = "truncated or oversized";
-      } else if (dataDigest(out.data) != header.at("data_sha256").get<std::string>()) {
+      } else if (entryDigest(header, out.data) != stated) {
         why = "checksum mismatch";
+      } else if (input[0] < 1 || input[1] < 1 || input[0] > 1 << 16 || input[1] > 1 << 16) {
+        why = "invalid input_size";
       }
     }
   } catch (const std::exception&) {
@@ -73,12 +89,12 @@ bool EmbeddingCache::load(const std::string& key, const std::array<int, 3>& expe
 }
 
 void EmbeddingCache::store(const std::string& key, const CachedEmbedding& entry) const {
-  const nlohmann::json header = {{"format", kFormat},
-                                 {"version", kVersion},
-                                 {"key", key},
-                                 {"shape", entry.shape},
-                                 {"input_size", {entry.inputSize.width, entry.inputSize.height}},
-                                 {"data_sha256", dataDigest(entry.data)}};
+  nlohmann::json header = {{"format", kFormat},
+                           {"version", kVersion},
+                           {"key", key},
+                           {"shape", entry.shape},
+                           {"input_size", {entry.inputSize.width, entry.inputSize.height}}};
+  header["sha256"] = entryDigest(header, entry.data);
   std::string bytes = header.dump() + "\n";
   bytes.append(reinterpret_cast<const char*>(entry.data.data()), entry.data.size() * sizeof(float));
   writeFileAtomic(pathFor(key), bytes);

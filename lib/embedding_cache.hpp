@@ -1,7 +1,7 @@
 #pragma once
 // Image embeddings on disk, keyed by image content and model, so that repeated runs on the same
 // image (many prompts from a shell loop) skip the encoder. Entries are validated on every read
-// (format, key, shape, data checksum) and rebuilt with a warning when stale or corrupt.
+// (format, key, shape, a checksum over header and data) and rebuilt with a warning when stale or corrupt.
 #include <array>
 #include <string>
 #include <vector>

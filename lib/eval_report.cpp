@@ -7,6 +7,8 @@
 #include <sstream>
 
 #include "samcli/error.hpp"
+#include "samcli/json_input.hpp"
+#include "samcli/records.hpp"
 #include "samcli/eval_run.hpp"
 
 namespace samcli {
@@ -283,7 +285,7 @@ std::string formatReport(const EvalReport& report, ReportFormat format) {
       return formatCsv(report);
     case ReportFormat::Json:
       // NaN (nothing scored) is written as null, which JSON can hold.
-      return reportToJson(report).dump(2) + "\n";
+      return dumpJson(reportToJson(report));
     case ReportFormat::Markdown:
       return formatMarkdown(report);
   }
@@ -314,13 +316,9 @@ BaselineMeans baselineFromJson(const nlohmann::json& report, const std::string& 
 }
 
 BaselineMeans readBaseline(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw Error("cannot read baseline '" + path + "': no such file or unreadable");
-  try {
-    return baselineFromJson(nlohmann::json::parse(in), path);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error("cannot parse baseline '" + path + "': " + e.what());
-  }
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) throw Error("cannot read baseline '" + path + "': no such file");
+  return baselineFromJson(readJsonFile(path), path);
 }
 
 std::vector<std::string> checkGates(const EvalReport& report, const GateOptions& gates,

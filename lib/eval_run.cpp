@@ -12,6 +12,7 @@
 #include "samcli/error.hpp"
 #include "samcli/eval_run.hpp"
 #include "samcli/image_io.hpp"
+#include "samcli/json_input.hpp"
 
 namespace fs = std::filesystem;
 
@@ -23,18 +24,6 @@ std::string sizeText(cv::Size s) { return std::to_string(s.width) + "x" + std::t
 // How messages name a mask: "'gt/a.png'" or "'gt.json' image 'a.jpg'".
 std::string describe(const std::string& path, const std::string& cocoImage) {
   return cocoImage.empty() ? "'" + path + "'" : "'" + path + "' image '" + cocoImage + "'";
-}
-
-nlohmann::json readJsonFile(const std::string& path) {
-  std::error_code ec;
-  if (!fs::is_regular_file(path, ec)) throw Error("cannot read '" + path + "': no such file");
-  std::ifstream in(path);
-  if (!in) throw Error("cannot read '" + path + "': " + std::strerror(errno));
-  try {
-    return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error("cannot parse '" + path + "': " + e.what());
-  }
 }
 
 // "a/b.png" (or "./a/b.png") -> "a/b"; '/' on every platform so keys from folders and COCO
@@ -68,23 +57,44 @@ Rle rleFromSegmentation(const nlohmann::json& seg, const std::string& where) {
   if (!seg.is_object() || !seg.contains("size") || !seg.contains("counts")) {
     throw Error(where + " has no RLE segmentation {\"size\":[h,w],\"counts\":...}");
   }
-  Rle rle;
-  try {
-    rle.height = seg.at("size").at(0).get<int>();
-    rle.width = seg.at("size").at(1).get<int>();
-    const auto& counts = seg.at("counts");
-    rle.counts = counts.is_string() ? rleCountsFromString(counts.get<std::string>())
-                                    : counts.get<std::vector<uint32_t>>();
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(where + " has a malformed RLE: " + e.what());
-  } catch (const Error& e) {
-    throw Error(where + ": " + e.what());
+  const std::string field = where + " segmentation";
+  const nlohmann::json& size = seg["size"];
+  const auto side = [](const nlohmann::json& v) {
+    return v.is_number_integer() && v.get<int64_t>() >= 1 && v.get<int64_t>() <= INT32_MAX;
+  };
+  if (!size.is_array() || size.size() != 2 || !side(size[0]) || !side(size[1])) {
+    throwFieldError(field, "size", "must be [height, width] with positive integers, got " + jsonSnippet(size));
   }
-  if (rle.height <= 0 || rle.width <= 0) throw Error(where + " has an RLE of empty size");
+  Rle rle;
+  rle.height = size[0].get<int>();
+  rle.width = size[1].get<int>();
+  checkImageSize(rle.width, rle.height, field + " \"size\"");
+  const uint64_t total = uint64_t(rle.height) * uint64_t(rle.width);
+  const nlohmann::json& counts = seg["counts"];
+  if (counts.is_string()) {
+    try {
+      rle.counts = rleCountsFromString(counts.get<std::string>());
+    } catch (const Error& e) {
+      throwFieldError(field, "counts", std::string("is invalid: ") + e.what());
+    }
+  } else if (counts.is_array()) {
+    rle.counts.reserve(std::min<size_t>(counts.size(), total + 1));
+    for (size_t i = 0; i < counts.size(); ++i) {
+      const nlohmann::json& c = counts[i];
+      // Checked one by one: get<uint32_t> would wrap -1 and truncate 2^40 silently.
+      if (!c.is_number_integer() || c.get<int64_t>() < 0 || uint64_t(c.get<int64_t>()) > total) {
+        throwFieldError(field, "counts", "holds " + jsonSnippet(c) + " at index " + std::to_string(i) +
+                                              ": counts are run lengths between 0 and height x width");
+      }
+      rle.counts.push_back(uint32_t(c.get<int64_t>()));
+    }
+  } else {
+    throwFieldError(field, "counts", "must be a compressed string or a list of run lengths, got " + jsonSnippet(counts));
+  }
   // Checked here, where the annotation can still be named; decodeRle would check it later.
   uint64_t covered = 0;
   for (uint32_t c : rle.counts) covered += c;
-  if (covered != uint64_t(rle.height) * uint64_t(rle.width)) {
+  if (covered != total) {
     throw Error(where + " has an inconsistent RLE: its counts cover " + std::to_string(covered) + " pixels, not " +
                 std::to_string(rle.height) + "x" + std::to_string(rle.width));
   }
@@ -118,7 +128,7 @@ struct CocoFile {
 CocoAnnotation parseAnnotation(const nlohmann::json& annotation, const std::map<int64_t, std::string>& categories,
                                bool perCategory, CocoImage& image, const std::string& source) {
   const std::string where = "'" + source + "' annotation " +
-                            (annotation.contains("id") ? "id " + annotation["id"].dump()
+                            (annotation.contains("id") ? "id " + jsonSnippet(annotation["id"])
                                                        : std::to_string(image.annotations.size())) +
                             " (image '" + image.fileName + "')";
   CocoAnnotation out;
@@ -129,7 +139,7 @@ CocoAnnotation parseAnnotation(const nlohmann::json& annotation, const std::map<
   out.score = scoreOf(annotation, "score");
   if (perCategory) {
     if (!annotation.contains("category_id")) throw Error(where + " has no category_id");
-    const int64_t id = annotation["category_id"].get<int64_t>();
+    const int64_t id = jsonInteger(annotation, "category_id", where, INT64_MIN, INT64_MAX);
     const auto it = categories.find(id);
     if (it == categories.end()) {
       throw Error(where + " has category_id " + std::to_string(id) + ", which \"categories\" does not list");
@@ -148,33 +158,47 @@ CocoFile readCoco(const nlohmann::json& coco, const std::string& source, bool pe
     throw Error("'" + source + "' is not a COCO dataset (no \"images\" array)");
   }
   CocoFile file;
-  try {
+  {
     std::map<int64_t, size_t> imageIndex;
     std::set<std::string> keys;
-    for (const auto& image : coco["images"]) {
+    for (size_t i = 0; i < coco["images"].size(); ++i) {
+      const nlohmann::json& image = coco["images"][i];
+      const std::string where = "'" + source + "' images[" + std::to_string(i) + "]";
       CocoImage entry;
-      entry.fileName = image.at("file_name").get<std::string>();
+      entry.fileName = jsonString(image, "file_name", where);
       entry.key = keyFromRelativePath(fs::path(entry.fileName));
       if (image.contains("width") && image.contains("height")) {
-        entry.size = cv::Size(image["width"].get<int>(), image["height"].get<int>());
+        entry.size = cv::Size(int(jsonInteger(image, "width", where, 1, INT32_MAX)),
+                              int(jsonInteger(image, "height", where, 1, INT32_MAX)));
+        checkImageSize(entry.size.width, entry.size.height, where + " ('" + entry.fileName + "')");
       }
       if (!keys.insert(entry.key).second) {
         throw Error("'" + source + "' lists two images named '" + entry.key + "' (file names without extension)");
       }
-      const int64_t id = image.at("id").get<int64_t>();
+      const int64_t id = jsonInteger(image, "id", where, INT64_MIN, INT64_MAX);
       if (!imageIndex.emplace(id, file.images.size()).second) {
         throw Error("'" + source + "' lists image id " + std::to_string(id) + " twice");
       }
       file.images.push_back(std::move(entry));
     }
     std::map<int64_t, std::string> categories;
-    for (const auto& category : coco.value("categories", nlohmann::json::array())) {
-      const std::string name = category.at("name").get<std::string>();
-      categories[category.at("id").get<int64_t>()] = name;
+    const nlohmann::json noList = nlohmann::json::array();
+    const nlohmann::json& categoryList = coco.contains("categories") ? coco["categories"] : noList;
+    const nlohmann::json& annotationList = coco.contains("annotations") ? coco["annotations"] : noList;
+    if (!categoryList.is_array() || !annotationList.is_array()) {
+      throw Error("'" + source + "': \"categories\" and \"annotations\" must be lists");
+    }
+    for (size_t i = 0; i < categoryList.size(); ++i) {
+      const std::string where = "'" + source + "' categories[" + std::to_string(i) + "]";
+      const std::string name = jsonString(categoryList[i], "name", where);
+      categories[jsonInteger(categoryList[i], "id", where, INT64_MIN, INT64_MAX)] = name;
       file.categories.push_back(name);
     }
-    for (const auto& annotation : coco.value("annotations", nlohmann::json::array())) {
-      const int64_t imageId = annotation.at("image_id").get<int64_t>();
+    for (size_t i = 0; i < annotationList.size(); ++i) {
+      const nlohmann::json& annotation = annotationList[i];
+      const int64_t imageId =
+          jsonInteger(annotation, "image_id", "'" + source + "' annotations[" + std::to_string(i) + "]", INT64_MIN,
+                      INT64_MAX);
       const auto it = imageIndex.find(imageId);
       if (it == imageIndex.end()) {
         throw Error("'" + source + "': an annotation refers to image id " + std::to_string(imageId) +
@@ -183,8 +207,6 @@ CocoFile readCoco(const nlohmann::json& coco, const std::string& source, bool pe
       CocoImage& image = file.images[it->second];
       image.annotations.push_back(parseAnnotation(annotation, categories, perCategory, image, source));
     }
-  } catch (const nlohmann::json::exception& e) {
-    throw Error("malformed COCO file '" + source + "': " + e.what());
   }
   return file;
 }

@@ -10,6 +10,7 @@
 #include <map>
 
 #include "samcli/error.hpp"
+#include "samcli/text_input.hpp"
 
 namespace fs = std::filesystem;
 
@@ -37,10 +38,11 @@ void addDirectory(const fs::path& dir, bool recursive, std::vector<InputImage>& 
   if (ec) throw UsageError("cannot list directory '" + dir.string() + "': " + ec.message());
 }
 
-std::vector<std::string> readList(std::istream& in) {
+std::vector<std::string> readList(std::istream& in, const std::string& where) {
   std::vector<std::string> paths;
   std::string line;
-  while (std::getline(in, line)) {
+  LineReader lines(in, where);  // bounded: `@/dev/zero` or `yes | tool -` must not fill memory
+  while (lines.next(line)) {
     while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) line.pop_back();
     const auto first = line.find_first_not_of(" \t");
     if (first == std::string::npos || line[first] == '#') continue;
@@ -83,11 +85,11 @@ std::vector<InputImage> expandInputs(const std::vector<std::string>& arguments, 
   std::vector<InputImage> out;
   for (const auto& arg : arguments) {
     if (arg == "-") {
-      for (const auto& p : readList(std::cin)) expandOne(p, recursive, out);
+      for (const auto& p : readList(std::cin, "input list '-' (stdin)")) expandOne(p, recursive, out);
     } else if (arg.size() > 1 && arg[0] == '@') {
       std::ifstream list(arg.substr(1));
       if (!list) throw UsageError("cannot read input list '" + arg.substr(1) + "': no such file");
-      for (const auto& p : readList(list)) expandOne(p, recursive, out);
+      for (const auto& p : readList(list, "input list '" + arg.substr(1) + "'")) expandOne(p, recursive, out);
     } else {
       expandOne(arg, recursive, out);
     }

@@ -2,7 +2,10 @@
 
 #include <unistd.h>
 
+#include <cmath>
+#include <cstdint>
 #include <cstdlib>
+#include <type_traits>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -11,6 +14,8 @@
 #include <nlohmann/json.hpp>
 
 #include "samcli/error.hpp"
+#include "samcli/json_input.hpp"
+#include "samcli/text_input.hpp"
 
 namespace fs = std::filesystem;
 
@@ -83,30 +88,59 @@ std::string argumentOrEnv(const std::string& dirOrName, const std::string& defau
 
 std::string manifestPath(const std::string& dir) { return (fs::path(dir) / "manifest.json").string(); }
 
+// Ranges that keep every allocation derived from a manifest sane (a hand-edited image_size of 1e6
+// would ask for terabytes); real models sit well inside them.
+constexpr int64_t kMaxModelSide = 4096;
+constexpr int64_t kMaxEmbeddingChannels = 4096;
+constexpr int64_t kMaxTextLength = 4096;
+
+std::string where(const std::string& dir) { return "model manifest '" + manifestPath(dir) + "'"; }
+
 // The manifest's JSON, checked to be `format` (described as `what`) version 1.
 nlohmann::json readManifestJson(const std::string& dir, const std::string& format, const std::string& what) {
   const std::string path = manifestPath(dir);
-  std::ifstream in(path);
-  if (!in) throw Error("cannot read model manifest '" + path + "': no such file (not a samcli model directory?)");
-  nlohmann::json j;
-  try {
-    in >> j;
-  } catch (const nlohmann::json::exception&) {
-    throw Error("cannot read model manifest '" + path + "': invalid JSON");
+  std::error_code ec;
+  if (!fs::exists(path, ec)) {
+    throw Error("cannot read model manifest '" + path + "': no such file (not a samcli model directory?)");
   }
-  try {
-    if (j.value("format", "") != format) {
-      throw Error("model manifest '" + path + "' is not " + what + " (format '" + j.value("format", "") + "')");
-    }
-    const int version = j.at("format_version").get<int>();
-    if (version != 1) {
-      throw Error("model manifest '" + path + "' has format_version " + std::to_string(version) +
-                  "; this samcli reads version 1");
-    }
-  } catch (const nlohmann::json::exception& e) {
-    throw Error("model manifest '" + path + "' is incomplete: " + e.what());
+  const nlohmann::json j = parseJson(readTextFile(path), where(dir));
+  if (!j.is_object()) throw Error(where(dir) + " is not a JSON object");
+  const auto format_ = j.find("format");
+  if (format_ == j.end() || !format_->is_string() || format_->get<std::string>() != format) {
+    throw Error(where(dir) + " is not " + what + " (format " +
+                (format_ == j.end() ? std::string("missing") : jsonSnippet(*format_)) + ")");
+  }
+  const int64_t version = jsonInteger(j, "format_version", where(dir), 0, INT32_MAX);
+  if (version != 1) {
+    throw Error(where(dir) + " has format_version " + std::to_string(version) + "; this samcli reads version 1");
   }
   return j;
+}
+
+// `count` numbers in [lo, hi] as field `key`.
+template <size_t N, class T>
+std::array<T, N> numbers(const nlohmann::json& j, const std::string& key, const std::string& where, double lo,
+                         double hi) {
+  const nlohmann::json& value = jsonField(j, key, where);
+  const std::string expected = std::to_string(N) + " numbers in [" + formatNumber(lo) + ", " + formatNumber(hi) + "]";
+  if (!value.is_array() || value.size() != N) throwFieldError(where, key, "must be " + expected + ", got " + jsonSnippet(value));
+  std::array<T, N> out{};
+  for (size_t i = 0; i < N; ++i) {
+    const nlohmann::json& x = value[i];
+    const bool integral = std::is_integral<T>::value;
+    if (!x.is_number() || (integral && x.get<double>() != std::floor(x.get<double>())) || !(x.get<double>() >= lo) ||
+        !(x.get<double>() <= hi)) {
+      throwFieldError(where, key, "must be " + expected + ", got " + jsonSnippet(value));
+    }
+    out[i] = static_cast<T>(x.get<double>());
+  }
+  return out;
+}
+
+std::string fileField(const nlohmann::json& j, const std::string& key, const std::string& where) {
+  const std::string file = jsonString(jsonField(j, "files", where), key, where + " \"files\"");
+  if (file.empty()) throwFieldError(where + " \"files\"", key, "is empty");
+  return file;
 }
 
 void requireFiles(const std::string& dir, const ModelKind& kind, const std::vector<std::string>& files) {
@@ -132,52 +166,40 @@ std::string resolveDetectorDir(const std::string& dirOrName, const std::string& 
 
 SamManifest readSamManifest(const std::string& dir) {
   const nlohmann::json j = readManifestJson(dir, "samcli-sam", "a SAM model");
+  const std::string w = where(dir);
   SamManifest m;
   m.directory = dir;
-  try {
-    m.formatVersion = j.at("format_version").get<int>();
-    m.modelType = j.at("model_type").get<std::string>();
-    m.imageSize = j.at("image_size").get<int>();
-    m.pixelMean = j.at("pixel_mean").get<std::array<float, 3>>();
-    m.pixelStd = j.at("pixel_std").get<std::array<float, 3>>();
-    m.maskThreshold = j.at("mask_threshold").get<float>();
-    m.embeddingShape = j.at("embedding_shape").get<std::array<int, 3>>();
-    m.lowResMaskSize = j.at("low_res_mask_size").get<int>();
-    m.imageEncoderFile = j.at("files").at("image_encoder").get<std::string>();
-    m.promptDecoderFile = j.at("files").at("prompt_decoder").get<std::string>();
-  } catch (const nlohmann::json::exception& e) {
-    throw Error("model manifest '" + manifestPath(dir) + "' is incomplete: " + e.what());
-  }
+  m.formatVersion = 1;
+  m.modelType = jsonString(j, "model_type", w);
+  m.imageSize = int(jsonInteger(j, "image_size", w, 1, kMaxModelSide));
+  m.pixelMean = numbers<3, float>(j, "pixel_mean", w, -1e6, 1e6);
+  m.pixelStd = numbers<3, float>(j, "pixel_std", w, 1e-6, 1e6);  // a divisor
+  m.maskThreshold = float(jsonNumber(j, "mask_threshold", w, -1e6, 1e6));
+  m.embeddingShape = numbers<3, int>(j, "embedding_shape", w, 1, double(kMaxEmbeddingChannels));
+  m.lowResMaskSize = int(jsonInteger(j, "low_res_mask_size", w, 1, kMaxModelSide));
+  m.imageEncoderFile = fileField(j, "image_encoder", w);
+  m.promptDecoderFile = fileField(j, "prompt_decoder", w);
   requireFiles(dir, kSam, {m.imageEncoderFile, m.promptDecoderFile});
   return m;
 }
 
 OwlVitManifest readOwlVitManifest(const std::string& dir) {
   const nlohmann::json j = readManifestJson(dir, "samcli-owlvit", "an OWL-ViT detector");
-  const std::string path = manifestPath(dir);
+  const std::string w = where(dir);
   OwlVitManifest m;
   m.directory = dir;
-  try {
-    m.formatVersion = j.at("format_version").get<int>();
-    m.modelType = j.at("model_type").get<std::string>();
-    m.imageSize = j.at("image_size").get<int>();
-    m.imageMean = j.at("image_mean").get<std::array<float, 3>>();
-    m.imageStd = j.at("image_std").get<std::array<float, 3>>();
-    m.maxTextLength = j.at("max_text_length").get<int>();
-    m.bosId = j.at("bos_id").get<int>();
-    m.eosId = j.at("eos_id").get<int>();
-    m.padId = j.at("pad_id").get<int>();
-    m.detectorFile = j.at("files").at("detector").get<std::string>();
-    m.bpeMergesFile = j.at("files").at("bpe_merges").get<std::string>();
-  } catch (const nlohmann::json::exception& e) {
-    throw Error("model manifest '" + path + "' is incomplete: " + e.what());
-  }
-  const bool positiveStd = m.imageStd[0] > 0 && m.imageStd[1] > 0 && m.imageStd[2] > 0;
+  m.formatVersion = 1;
+  m.modelType = jsonString(j, "model_type", w);
+  m.imageSize = int(jsonInteger(j, "image_size", w, 1, kMaxModelSide));
+  m.imageMean = numbers<3, float>(j, "image_mean", w, -1e6, 1e6);
+  m.imageStd = numbers<3, float>(j, "image_std", w, 1e-6, 1e6);  // a divisor
   // BOS, at least one content id and EOS must fit in a query row.
-  if (m.imageSize < 1 || m.maxTextLength < 3 || !positiveStd || m.bosId < 0 || m.eosId < 0 || m.padId < 0) {
-    throw Error("model manifest '" + path + "' has out-of-range values (image_size, max_text_length, image_std or "
-                "token ids)");
-  }
+  m.maxTextLength = int(jsonInteger(j, "max_text_length", w, 3, kMaxTextLength));
+  m.bosId = int(jsonInteger(j, "bos_id", w, 0, INT32_MAX));
+  m.eosId = int(jsonInteger(j, "eos_id", w, 0, INT32_MAX));
+  m.padId = int(jsonInteger(j, "pad_id", w, 0, INT32_MAX));
+  m.detectorFile = fileField(j, "detector", w);
+  m.bpeMergesFile = fileField(j, "bpe_merges", w);
   requireFiles(dir, kOwlVit, {m.detectorFile, m.bpeMergesFile});
   return m;
 }

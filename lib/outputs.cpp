@@ -248,6 +248,10 @@ void writeNpy(const std::string& path, const cv::Mat& floats) {
 }
 
 cv::Mat readNpy(const std::string& path) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) {
+    throw Error("cannot read '" + path + "': " + (fs::exists(path, ec) ? "not a regular file" : "no such file"));
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error("cannot read '" + path + "': no such file");
   char magic[10];
@@ -258,38 +262,35 @@ cv::Mat readNpy(const std::string& path) {
   const size_t headerLen = static_cast<unsigned char>(magic[8]) | (static_cast<unsigned char>(magic[9]) << 8);
   std::string header(headerLen, '\0');
   in.read(header.data(), static_cast<std::streamsize>(headerLen));
+  if (!in) throw Error("cannot read '" + path + "': truncated .npy header");
   if (header.find("'<f4'") == std::string::npos || header.find("'fortran_order': False") == std::string::npos) {
     throw Error("cannot read '" + path + "': expected little-endian float32 in C order");
   }
-  const auto badShape = [&] { return Error("cannot read '" + path + "': malformed shape in the .npy header"); };
-  const auto open = header.find('(', header.find("'shape'"));
-  const auto close = header.find(')', open);
-  if (open == std::string::npos || close == std::string::npos) throw badShape();
-  std::vector<int> shape;
+  // 'shape': (H, W) or (1, H, W): decimal numbers only, checked before anything is allocated.
+  const auto bad = [&] { return Error("cannot read '" + path + "': malformed .npy header field 'shape'"); };
+  const auto key = header.find("'shape'");
+  const auto open = header.find('(', key == std::string::npos ? 0 : key);
+  const auto close = header.find(')', open == std::string::npos ? 0 : open);
+  if (key == std::string::npos || open == std::string::npos || close == std::string::npos) throw bad();
+  std::vector<int64_t> shape;
   std::stringstream dims(header.substr(open + 1, close - open - 1));
   std::string d;
   while (std::getline(dims, d, ',')) {
-    if (d.find_first_not_of(' ') == std::string::npos) continue;
-    size_t used = 0;
-    long n = -1;
-    try {
-      n = std::stol(d, &used);
-    } catch (const std::exception&) {
+    const auto first = d.find_first_not_of(' ');
+    if (first == std::string::npos) continue;
+    const auto last = d.find_last_not_of(' ');
+    if (last - first + 1 > 12 || d.substr(first, last - first + 1).find_first_not_of("0123456789") != std::string::npos) {
+      throw bad();
     }
-    if (used == 0 || d.find_first_not_of(' ', used) != std::string::npos || n < 0 || n > INT_MAX) throw badShape();
-    shape.push_back(int(n));
+    shape.push_back(std::stoll(d.substr(first, last - first + 1)));
   }
   if (shape.size() == 3 && shape[0] == 1) shape.erase(shape.begin());
   if (shape.size() != 2) throw Error("cannot read '" + path + "': expected a 2-D array");
-  // Checked before allocating, so that a corrupt header cannot ask for gigabytes.
-  const std::streamoff dataStart = in.tellg();
-  in.seekg(0, std::ios::end);
-  const std::streamoff available = in.tellg() - dataStart;
-  in.seekg(dataStart);
-  if (!in || double(available) < double(shape[0]) * double(shape[1]) * sizeof(float)) {
-    throw Error("cannot read '" + path + "': truncated data");
-  }
-  cv::Mat m(shape[0], shape[1], CV_32FC1);
+  checkImageSize(shape[1], shape[0], "'" + path + "'");
+  const uint64_t bytes = uint64_t(shape[0]) * uint64_t(shape[1]) * sizeof(float);
+  const uint64_t size = fs::file_size(path, ec);
+  if (ec || size < 10 + headerLen + bytes) throw Error("cannot read '" + path + "': truncated data");
+  cv::Mat m(static_cast<int>(shape[0]), static_cast<int>(shape[1]), CV_32FC1);
   in.read(reinterpret_cast<char*>(m.ptr<float>()), static_cast<std::streamsize>(m.total() * sizeof(float)));
   if (!in) throw Error("cannot read '" + path + "': truncated data");
   return m;

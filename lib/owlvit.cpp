@@ -1,4 +1,6 @@
 // The LibTorch half of samcli/owlvit.hpp: the detector module and its preprocessing.
+#include <algorithm>
+#include <cstddef>
 #include <filesystem>
 
 #include "device.hpp"
@@ -53,31 +55,42 @@ DetectorOutput OwlVitDetector::detect(const cv::Mat& rgb, const QueryTokens& que
                              .permute({2, 0, 1})
                              .unsqueeze(0);
   pixels = ((pixels - impl_->mean) / impl_->std).contiguous().to(impl_->device);
-  const auto rows = [&](const std::vector<int64_t>& values) {
-    return torch::tensor(values, torch::kInt64).view({queries.count, queries.length}).to(impl_->device);
-  };
-
-  torch::Tensor logits;
+  // One pass per chunk of at most kMaxQueryBatch queries: the text tower's activations grow with
+  // the number of rows, and a query's logits do not depend on the other queries in its pass.
+  std::vector<torch::Tensor> logitChunks;
   torch::Tensor boxes;
-  try {
-    const auto out = impl_->module.forward({rows(queries.inputIds), rows(queries.attentionMask), pixels});
-    if (!out.isTuple() || out.toTuple()->elements().size() != 2) {
-      throw Error("detector '" + impl_->path + "' does not return (logits, pred_boxes)");
+  for (int start = 0; start < queries.count; start += kMaxQueryBatch) {
+    const int count = std::min(kMaxQueryBatch, queries.count - start);
+    const auto rows = [&](const std::vector<int64_t>& values) {
+      const std::vector<int64_t> chunk(values.begin() + std::ptrdiff_t(start) * queries.length,
+                                       values.begin() + std::ptrdiff_t(start + count) * queries.length);
+      return torch::tensor(chunk, torch::kInt64).view({count, queries.length}).to(impl_->device);
+    };
+    torch::Tensor logits;
+    torch::Tensor chunkBoxes;
+    try {
+      const auto out = impl_->module.forward({rows(queries.inputIds), rows(queries.attentionMask), pixels});
+      if (!out.isTuple() || out.toTuple()->elements().size() != 2) {
+        throw Error("detector '" + impl_->path + "' does not return (logits, pred_boxes)");
+      }
+      const auto elements = out.toTuple()->elements();
+      logits = elements[0].toTensor();
+      chunkBoxes = elements[1].toTensor();
+    } catch (const c10::Error& e) {
+      const std::string what = e.what_without_backtrace();
+      throw Error("detector '" + impl_->path + "' failed: " + what.substr(0, what.find('\n')));
     }
-    const auto elements = out.toTuple()->elements();
-    logits = elements[0].toTensor();
-    boxes = elements[1].toTensor();
-  } catch (const c10::Error& e) {
-    const std::string what = e.what_without_backtrace();
-    throw Error("detector '" + impl_->path + "' failed: " + what.substr(0, what.find('\n')));
+    const bool shapesOk = logits.dim() == 3 && logits.size(0) == 1 && logits.size(2) == count &&
+                          chunkBoxes.dim() == 3 && chunkBoxes.size(0) == 1 && chunkBoxes.size(1) == logits.size(1) &&
+                          chunkBoxes.size(2) == 4;
+    if (!shapesOk) {
+      throw Error("detector '" + impl_->path + "' returned logits " + c10::str(logits.sizes()) + " and boxes " +
+                  c10::str(chunkBoxes.sizes()) + "; expected [1,P," + std::to_string(count) + "] and [1,P,4]");
+    }
+    logitChunks.push_back(logits);
+    if (!boxes.defined()) boxes = chunkBoxes;  // the boxes depend on the image only
   }
-  const bool shapesOk = logits.dim() == 3 && logits.size(0) == 1 && logits.size(2) == queries.count &&
-                        boxes.dim() == 3 && boxes.size(0) == 1 && boxes.size(1) == logits.size(1) &&
-                        boxes.size(2) == 4;
-  if (!shapesOk) {
-    throw Error("detector '" + impl_->path + "' returned logits " + c10::str(logits.sizes()) + " and boxes " +
-                c10::str(boxes.sizes()) + "; expected [1,P," + std::to_string(queries.count) + "] and [1,P,4]");
-  }
+  const torch::Tensor logits = torch::cat(logitChunks, 2);
   const auto toMat = [](const torch::Tensor& t) {
     const torch::Tensor cpu = t[0].to(torch::kCPU, torch::kFloat32).contiguous();
     return cv::Mat(static_cast<int>(cpu.size(0)), static_cast<int>(cpu.size(1)), CV_32FC1, cpu.data_ptr<float>())

@@ -5,9 +5,11 @@
 #include <map>
 #include <sstream>
 
+#include "samcli/clip_tokenizer.hpp"
 #include "samcli/error.hpp"
 #include "samcli/mask_utils.hpp"
 #include "samcli/owlvit.hpp"
+#include "samcli/text_input.hpp"
 
 namespace samcli {
 namespace {
@@ -26,6 +28,21 @@ bool onlyAsciiPunctuation(const std::string& s) {
   });
 }
 
+// The text with every byte outside ASCII as \xHH: how a query that is not UTF-8 is shown.
+std::string escapedBytes(const std::string& s) {
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u < 0x7f) {
+      out += c;
+    } else {
+      out += std::string("\\x") + hex[u >> 4] + hex[u & 15];
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 std::vector<std::string> splitQueries(const std::string& text, const std::string& source) {
@@ -35,6 +52,10 @@ std::vector<std::string> splitQueries(const std::string& text, const std::string
   while (std::getline(pieces, piece, ',')) {
     piece = trimAscii(piece);
     if (piece.empty()) continue;
+    // JSON outputs carry the query; CLIP's tokenizer would read garbage. Refused before any model runs.
+    if (!isValidUtf8(piece)) {
+      throw UsageError("query '" + escapedBytes(piece) + "' in " + source + " is not valid UTF-8");
+    }
     if (onlyAsciiPunctuation(piece)) {
       throw UsageError("query '" + piece + "' in " + source + " is only punctuation: nothing to look for");
     }
@@ -55,9 +76,10 @@ std::string joinQueries(const std::vector<std::string>& queries) {
 std::vector<std::vector<std::string>> readQuerySets(std::istream& in, const std::string& name) {
   std::vector<std::vector<std::string>> sets;
   std::string line;
-  for (int number = 1; std::getline(in, line); ++number) {
+  LineReader lines(in, "--queries-from '" + name + "'");
+  while (lines.next(line)) {
     if (trimAscii(line).empty()) continue;
-    sets.push_back(splitQueries(line, "--queries-from '" + name + "' line " + std::to_string(number)));
+    sets.push_back(splitQueries(line, "--queries-from '" + name + "' line " + std::to_string(lines.lineNumber())));
   }
   if (in.bad()) throw Error("cannot read --queries-from '" + name + "'");
   if (sets.empty()) {

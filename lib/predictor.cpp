@@ -1,6 +1,8 @@
 #include "samcli/predictor.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <cstddef>
 
 #include "samcli/error.hpp"
 #include "sam_model.hpp"
@@ -39,11 +41,26 @@ std::vector<MaskPrediction> Predictor::predict(const Prompt& prompt, bool multim
 std::vector<std::vector<MaskPrediction>> Predictor::predictBatch(const std::vector<Prompt>& prompts,
                                                                  bool multimask) const {
   if (!isImageSet()) throw Error("an image must be set with setImage() before predicting");
-  if (prompts.empty()) return {};
+  // The decoder repeats the image embedding once per prompt (4 MB each for SAM): thousands of boxes
+  // in one call would need gigabytes. Chunks keep memory bounded; each prompt is decoded on its
+  // own rows, so the results do not depend on how the batch is split.
+  std::vector<std::vector<MaskPrediction>> results;
+  results.reserve(prompts.size());
+  for (size_t start = 0; start < prompts.size(); start += kMaxDecodeBatch) {
+    const size_t end = std::min(prompts.size(), start + kMaxDecodeBatch);
+    auto part = decodeChunk(std::vector<Prompt>(prompts.begin() + std::ptrdiff_t(start),
+                                                prompts.begin() + std::ptrdiff_t(end)),
+                            multimask, prompts.front());
+    for (auto& p : part) results.push_back(std::move(p));
+  }
+  return results;
+}
+
+std::vector<std::vector<MaskPrediction>> Predictor::decodeChunk(const std::vector<Prompt>& prompts, bool multimask,
+                                                                const Prompt& first) const {
   const SamManifest& manifest = impl_->model->manifest();
   const int imageSize = manifest.imageSize;
   const int low = manifest.lowResMaskSize;
-  const Prompt& first = prompts.front();
   std::vector<float> coords;
   std::vector<float> codes;
   std::vector<float> maskInputs;

@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "samcli/error.hpp"
+#include "samcli/json_input.hpp"
+#include "samcli/text_input.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -34,13 +36,16 @@ std::string trim(const std::string& s) {
   return s.substr(first, s.find_last_not_of(" \t") - first + 1);
 }
 
-// nlohmann's "[json.exception.parse_error.101] parse error at line 1, column 5: ..." without the tag.
-std::string jsonMessage(const json::exception& e) {
-  std::string what = e.what();
-  if (const auto tag = what.find("] "); what.rfind("[json.exception.", 0) == 0 && tag != std::string::npos) {
-    what = what.substr(tag + 2);
+// A malformed or over-long prompt file is a usage error (exit 2), as every other problem of the file.
+template <class Read>
+auto asUsageError(Read read) -> decltype(read()) {
+  try {
+    return read();
+  } catch (const UsageError&) {
+    throw;
+  } catch (const Error& e) {
+    throw UsageError(e.what());
   }
-  return what;
 }
 
 // What an entry is built from, before validation; `where` names it in messages.
@@ -86,11 +91,7 @@ class EntryBuilder {
     return std::move(entry_);
   }
 
-  static std::string number(double v) {
-    std::ostringstream s;
-    s << v;
-    return s.str();
-  }
+  static std::string number(double v) { return formatNumber(v); }
 
  private:
   PromptEntry entry_;
@@ -101,7 +102,7 @@ class EntryBuilder {
 // ---- JSON and JSONL ------------------------------------------------------------------------------
 
 double jsonNumber(const json& v, EntryBuilder& b, const char* field, const char* shape) {
-  if (!v.is_number()) b.fail(std::string("\"") + field + "\" must be " + shape + ", got " + v.dump());
+  if (!v.is_number()) b.fail(std::string("\"") + field + "\" must be " + shape + ", got " + jsonSnippet(v));
   const double d = v.get<double>();
   b.checkFinite(d, field);
   return d;
@@ -110,7 +111,7 @@ double jsonNumber(const json& v, EntryBuilder& b, const char* field, const char*
 // [[a, b, ...], ...] with `width` numbers per item.
 std::vector<std::vector<double>> jsonTuples(const json& v, EntryBuilder& b, const char* field, size_t width,
                                             const char* shape) {
-  const auto bad = [&] { b.fail(std::string("\"") + field + "\" must be " + shape + ", got " + v.dump()); };
+  const auto bad = [&] { b.fail(std::string("\"") + field + "\" must be " + shape + ", got " + jsonSnippet(v)); };
   if (!v.is_array()) bad();
   std::vector<std::vector<double>> tuples;
   for (const auto& item : v) {
@@ -126,17 +127,17 @@ std::vector<std::vector<double>> jsonTuples(const json& v, EntryBuilder& b, cons
 
 PromptEntry promptEntryFromJson(const nlohmann::json& object, const std::string& where, const std::string& folder) {
   EntryBuilder b(where);
-  if (!object.is_object()) b.fail("expected an object {\"image\": ..., ...}, got " + object.dump());
+  if (!object.is_object()) b.fail("expected an object {\"image\": ..., ...}, got " + jsonSnippet(object));
   for (const auto& [key, value] : object.items()) {
     if (!isField(key)) b.fail("unknown field \"" + key + "\" (fields: " + kFields + ")");
     if (value.is_null()) continue;
     if (key == "image") {
-      if (!value.is_string()) b.fail("\"image\" must be a path string, got " + value.dump());
+      if (!value.is_string()) b.fail("\"image\" must be a path string, got " + jsonSnippet(value));
       b.setImage(value.get<std::string>());
     } else if (key == "points") {
       for (const auto& p : jsonTuples(value, b, "points", 2, "[[x, y], ...]")) b.addPoint(p[0], p[1]);
     } else if (key == "labels") {
-      if (!value.is_array()) b.fail("\"labels\" must be [1, 0, ...], got " + value.dump());
+      if (!value.is_array()) b.fail("\"labels\" must be [1, 0, ...], got " + jsonSnippet(value));
       for (const auto& l : value) b.addLabel(jsonNumber(l, b, "labels", "[1, 0, ...]"));
     } else if (key == "boxes") {
       for (const auto& x : jsonTuples(value, b, "boxes", 4, "[[x0, y0, x1, y1], ...]")) b.addBox(x[0], x[1], x[2], x[3]);
@@ -145,7 +146,7 @@ PromptEntry promptEntryFromJson(const nlohmann::json& object, const std::string&
     } else if (value.is_array() && std::all_of(value.begin(), value.end(), [](const json& t) { return t.is_string(); })) {
       for (const auto& t : value) b.addText(t.get<std::string>());
     } else {
-      b.fail("\"text\" must be a string or a list of strings, got " + value.dump());
+      b.fail("\"text\" must be a string or a list of strings, got " + jsonSnippet(value));
     }
   }
   return b.finish(folder);
@@ -153,13 +154,9 @@ PromptEntry promptEntryFromJson(const nlohmann::json& object, const std::string&
 
 namespace {
 
-std::vector<PromptEntry> parseJson(std::istream& in, const std::string& name, const fs::path& folder) {
-  json doc;
-  try {
-    doc = json::parse(in);
-  } catch (const json::exception& e) {
-    throw UsageError("prompt file '" + name + "': invalid JSON: " + jsonMessage(e));
-  }
+std::vector<PromptEntry> parseJsonArray(std::istream& in, const std::string& name, const fs::path& folder) {
+  const std::string where = "prompt file '" + name + "'";
+  const json doc = asUsageError([&] { return parseJson(readBounded(in, where), where); });
   if (!doc.is_array()) {
     throw UsageError("prompt file '" + name + "': expected a list of entries [{\"image\": ..., ...}, ...]");
   }
@@ -173,20 +170,13 @@ std::vector<PromptEntry> parseJson(std::istream& in, const std::string& name, co
 std::vector<PromptEntry> parseJsonl(std::istream& in, const std::string& name, const fs::path& folder) {
   std::vector<PromptEntry> entries;
   std::string line;
-  for (size_t number = 1; std::getline(in, line); ++number) {
+  LineReader lines(in, "prompt file '" + name + "'", kMaxRecordLineBytes);
+  while (asUsageError([&] { return lines.next(line); })) {
+    const size_t number = lines.lineNumber();
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (trim(line).empty()) continue;
     const std::string where = "prompt file '" + name + "' line " + std::to_string(number);
-    json object;
-    try {
-      object = json::parse(line);
-    } catch (const json::exception& e) {
-      std::string message = jsonMessage(e);
-      if (const auto at = message.find(" at line 1, column"); at != std::string::npos) {
-        message.replace(at, 18, " at column");
-      }
-      throw UsageError(where + ": invalid JSON: " + message);
-    }
+    const json object = asUsageError([&] { return parseJson(line, "prompt file '" + name + "'", number); });
     entries.push_back(promptEntryFromJson(object, where, folder));
   }
   return entries;
@@ -262,7 +252,9 @@ std::vector<PromptEntry> parseCsv(std::istream& in, const std::string& name, con
   std::vector<std::string> columns;
   std::vector<PromptEntry> entries;
   std::string line;
-  for (size_t number = 1; std::getline(in, line); ++number) {
+  LineReader lines(in, prefix, kMaxRecordLineBytes);
+  while (asUsageError([&] { return lines.next(line); })) {
+    const size_t number = lines.lineNumber();
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (number == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);  // UTF-8 BOM (spreadsheets)
     if (trim(line).empty()) continue;
@@ -347,7 +339,7 @@ PromptFile PromptFile::parse(std::istream& in, PromptFormat format, const std::s
   file.path_ = path;
   const fs::path folder = fs::path(path).parent_path();
   switch (format) {
-    case PromptFormat::Json: file.entries_ = parseJson(in, path, folder); break;
+    case PromptFormat::Json: file.entries_ = parseJsonArray(in, path, folder); break;
     case PromptFormat::Jsonl: file.entries_ = parseJsonl(in, path, folder); break;
     case PromptFormat::Csv: file.entries_ = parseCsv(in, path, folder); break;
   }

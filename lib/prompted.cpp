@@ -4,17 +4,12 @@
 
 #include "samcli/error.hpp"
 #include "samcli/outputs.hpp"
+#include "samcli/text_input.hpp"
 
 namespace samcli {
 namespace {
 
 bool inside(double x, double y, cv::Size size) { return x >= 0 && y >= 0 && x <= size.width && y <= size.height; }
-
-std::string formatScore(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%.3f", v);
-  return buf;
-}
 
 }  // namespace
 
@@ -22,7 +17,7 @@ void checkPromptInside(const Prompt& prompt, cv::Size size, const std::string& i
   const std::string dims = std::to_string(size.width) + "x" + std::to_string(size.height);
   for (const auto& p : prompt.points) {
     if (!inside(p.x, p.y, size)) {
-      throw Error("point " + formatScore(p.x) + "," + formatScore(p.y) + " is outside '" + imagePath + "' (" + dims + ")");
+      throw Error("point " + formatNumber(p.x) + "," + formatNumber(p.y) + " is outside '" + imagePath + "' (" + dims + ")");
     }
   }
   if (prompt.box) {
@@ -31,8 +26,8 @@ void checkPromptInside(const Prompt& prompt, cv::Size size, const std::string& i
       throw Error("box is outside '" + imagePath + "' (" + dims + ")");
     }
     if (b.x1 - b.x0 < 1 || b.y1 - b.y0 < 1) {
-      throw Error("box " + formatScore(b.x0) + "," + formatScore(b.y0) + "," + formatScore(b.x1) + "," +
-                  formatScore(b.y1) + " is degenerate (needs width and height of at least 1 pixel)");
+      throw Error("box " + formatNumber(b.x0) + "," + formatNumber(b.y0) + "," + formatNumber(b.x1) + "," +
+                  formatNumber(b.y1) + " is degenerate (needs width and height of at least 1 pixel)");
     }
   }
 }
@@ -78,7 +73,7 @@ ImageOutcome promptedResult(const std::string& outDir, const std::string& output
       std::vector<cv::Mat> panels;
       for (size_t i = 0; i < records.size(); ++i) {
         panels.push_back(renderOverlay(rgb, {&records[i]},
-                                       "Mask " + std::to_string(i + 1) + ", score " + formatScore(records[i].predictedIou)));
+                                       "Mask " + std::to_string(i + 1) + ", score " + formatNumber(records[i].predictedIou)));
       }
       overlay = sideBySide(panels);
     } else {

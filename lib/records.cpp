@@ -46,7 +46,13 @@ nlohmann::ordered_json recordToJson(const MaskRecord& record) {
 }
 
 std::string dumpJson(const nlohmann::ordered_json& value, bool pretty) {
-  return value.dump(pretty ? 2 : -1) + "\n";
+  // Linux file names and COCO strings may hold bytes that are not UTF-8, which JSON cannot carry:
+  // each such byte becomes U+FFFD (README, "Outputs").
+  return value.dump(pretty ? 2 : -1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+std::string dumpJson(const nlohmann::json& value, bool pretty) {
+  return value.dump(pretty ? 2 : -1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace samcli

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "samcli/error.hpp"
+#include "samcli/image_io.hpp"
 
 namespace samcli {
 
@@ -41,6 +42,7 @@ cv::Mat decodeRle(const Rle& rle) {
   if (rle.height < 0 || rle.width < 0) {
     throw Error("invalid RLE size " + std::to_string(rle.height) + "x" + std::to_string(rle.width));
   }
+  checkImageSize(rle.width, rle.height, "RLE");
   const uint64_t total = static_cast<uint64_t>(rle.height) * static_cast<uint64_t>(rle.width);
   uint64_t sum = 0;
   for (uint32_t c : rle.counts) sum += c;

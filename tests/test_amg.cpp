@@ -4,6 +4,7 @@
 
 #include "samcli/amg.hpp"
 #include "samcli/error.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace samcli;
 
@@ -113,4 +114,25 @@ TEST_CASE("invalid generator options are rejected with the option's name", "[amg
       },
       "--point-grids");
   CHECK_NOTHROW(validateAmgOptions(amgPreset("sam-py")));
+  // 100000 per side ended in bad_alloc.
+  rejects([](AmgOptions& o) { o.pointsPerSide = 100000; }, "--points-per-side must be between 1 and 1024 (got 100000)");
+  rejects([](AmgOptions& o) { o.predIouThresh = 1e308; }, "--pred-iou-thresh must be between 0 and 1 (got 1e+308)");
+}
+
+TEST_CASE("readPointGrids names the file, the grid and the point", "[amg]") {
+  samcli::test::TempDir dir;
+  const auto grids = readPointGrids(dir.write("g.json", "[[[0.5, 0.25], [0, 1]]]"));
+  REQUIRE(grids.size() == 1);
+  REQUIRE(grids[0].size() == 2);
+  CHECK((grids[0][0].x == 0.5 && grids[0][0].y == 0.25 && grids[0][1].x == 0 && grids[0][1].y == 1));
+  const std::string path = dir / "g.json";
+  const std::string expected = " (expected JSON [[[x,y],...], ...] per crop layer, x,y in [0,1])";
+  dir.write("g.json", "[[[0.5, 0.5]], [[2, 0.5]]]");
+  CHECK_THROWS_WITH(readPointGrids(path), "invalid point grids '" + path + "': grid 2 point 1 is [2,0.5]" + expected);
+  dir.write("g.json", "[[[0.5]]]");
+  CHECK_THROWS_WITH(readPointGrids(path), "invalid point grids '" + path + "': grid 1 point 1 is [0.5]" + expected);
+  dir.write("g.json", "[[]]");
+  CHECK_THROWS_WITH(readPointGrids(path), "invalid point grids '" + path + "': grid 1 is not a non-empty list of points" + expected);
+  dir.write("g.json", std::string(1000, '['));
+  CHECK_THROWS_WITH(readPointGrids(path), "'" + path + "': malformed JSON at line 1, column 65: nested deeper than 64 levels");
 }

@@ -190,3 +190,15 @@ TEST_CASE("coco: mergeCoco names the file that is not COCO or is inconsistent", 
               "malformed");
   failsNaming(Json::parse(R"({"images": [3], "categories": [], "annotations": []})"), "malformed");
 }
+
+TEST_CASE("coco: cocoFromResults names the image whose results document is incomplete", "[coco]") {
+  // With --skip-existing the documents come from masks.json files on disk.
+  Json edited = imageDoc("data/a.png", {mask(4, {1, 2, 1, 1})});
+  edited["masks"][0].erase("area");
+  CHECK_THROWS_WITH(cocoFromResults({edited}),
+                    "cannot write the COCO file: the results of image \"data/a.png\" lack a field or have one of the "
+                    "wrong type (an edited masks.json?)");
+  edited = imageDoc("data/a.png", {mask(4, {1, 2, 1, 1})});
+  edited["masks"][0]["bbox"] = "x";
+  CHECK_THROWS_AS(cocoFromResults({edited}), Error);
+}

@@ -130,6 +130,53 @@ TEST_CASE("eval_run: groundTruthFromCoco rejects what it cannot score, naming th
   CHECK_THROWS_AS(groundTruthFromCoco(json{{"images", {{{"id", 1}}}}}, "x.json", false), Error);
 }
 
+TEST_CASE("eval_run: COCO sizes and run lengths are validated before anything is allocated", "[eval_run]") {
+  const auto errorOf = [](const json& coco) {
+    try {
+      groundTruthFromCoco(coco, "gt.json", false);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  const std::string first = "'gt.json' annotation id 10 (image 'sub/a.jpg') segmentation";
+  json coco = cocoGt();
+  // 2^40 was truncated to 0 ("cover 0 pixels") and -1 wrapped to 4294967295.
+  coco["annotations"][0]["segmentation"]["counts"] = {int64_t(1) << 40};
+  CHECK(errorOf(coco) == first + ": field \"counts\" holds 1099511627776 at index 0: counts are run lengths "
+                                 "between 0 and height x width");
+  coco["annotations"][0]["segmentation"]["counts"] = {-1, 49};
+  CHECK(errorOf(coco) == first + ": field \"counts\" holds -1 at index 0: counts are run lengths between 0 and "
+                                 "height x width");
+  coco["annotations"][0]["segmentation"]["counts"] = {47, 1.5};
+  CHECK_THAT(errorOf(coco), Catch::StartsWith(first + ": field \"counts\" holds 1.5 at index 1"));
+  coco["annotations"][0]["segmentation"]["counts"] = {47};
+  CHECK_THAT(errorOf(coco), Catch::Contains("inconsistent RLE: its counts cover 47 pixels, not 6x8"));
+  coco["annotations"][0]["segmentation"]["counts"] = json::object();
+  CHECK_THAT(errorOf(coco), Catch::StartsWith(first + ": field \"counts\" must be a compressed string or a list"));
+  coco = cocoGt();
+  coco["annotations"][0]["segmentation"]["size"] = {100000, 100000};
+  CHECK(errorOf(coco) == first + " \"size\" is 100000x100000 (1e+10 pixels), more than the limit of 178956970 pixels");
+  coco["annotations"][0]["segmentation"]["size"] = {6, "8"};
+  CHECK(errorOf(coco) == first + ": field \"size\" must be [height, width] with positive integers, got [6,\"8\"]");
+  coco = cocoGt();
+  coco["images"][0]["width"] = 1000000;
+  coco["images"][0]["height"] = 1000000;
+  CHECK(errorOf(coco) == "'gt.json' images[0] ('sub/a.jpg') is 1000000x1000000 (1e+12 pixels), more than the limit "
+                         "of 178956970 pixels");
+  coco["images"][0]["width"] = -8;
+  CHECK(errorOf(coco) == "'gt.json' images[0]: field \"width\" must be an integer in [1, 2147483647], got -8");
+  coco = cocoGt();
+  coco["images"][1].erase("file_name");
+  CHECK(errorOf(coco) == "'gt.json' images[1]: field \"file_name\" is missing");
+  coco = cocoGt();
+  coco["annotations"][1]["image_id"] = "1";
+  CHECK(errorOf(coco) == "'gt.json' annotations[1]: field \"image_id\" must be an integer, got \"1\"");
+  coco = cocoGt();
+  coco["categories"][0]["name"] = 3;
+  CHECK(errorOf(coco) == "'gt.json' categories[0]: field \"name\" must be a string, got 3");
+}
+
 TEST_CASE("eval_run: predictionsFromCoco per image, and per category with empty entries", "[eval_run]") {
   json coco = cocoGt();
   coco["annotations"][0]["score"] = 0.7;

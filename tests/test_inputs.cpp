@@ -149,6 +149,9 @@ TEST_CASE("inputs: @list files hold one path per line; comments and blank lines 
     CHECK_THROWS_AS(expandInputs({"@" + (tree / "nope.txt")}, false), UsageError);
     CHECK_THROWS_WITH(expandInputs({"@" + (tree / "nope.txt")}, false), Catch::Contains(tree / "nope.txt"));
   }
+  SECTION("lines are bounded: @/dev/zero fails at once instead of filling memory") {
+    CHECK_THROWS_WITH(expandInputs({"@/dev/zero"}, false), "input list '/dev/zero' line 1 is longer than 64 KiB");
+  }
 }
 
 TEST_CASE("inputs: '-' reads paths from stdin", "[inputs]") {

@@ -325,12 +325,17 @@ TEST_CASE("readNpy: every unreadable file is an Error naming it", "[outputs]") {
     const std::string bad = dir.write(
         "bad.npy", npyBytes(std::string("{'descr': '<f4', 'fortran_order': False, ") + shape + ", }", floatBytes({1, 2})));
     INFO(shape);
-    CHECK(errorOf([&] { readNpy(bad); }) == "cannot read '" + bad + "': malformed shape in the .npy header");
+    CHECK(errorOf([&] { readNpy(bad); }) == "cannot read '" + bad + "': malformed .npy header field 'shape'");
   }
-  // A shape far beyond the file's data is reported before anything is allocated for it.
+  // A shape beyond the file's data, or beyond the image size limit, is reported before anything is
+  // allocated for it.
+  const std::string beyond = dir.write(
+      "beyond.npy", npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (2000, 3000), }", floatBytes({1})));
+  CHECK(errorOf([&] { readNpy(beyond); }) == "cannot read '" + beyond + "': truncated data");
   const std::string huge = dir.write(
       "huge.npy", npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (200000, 300000), }", floatBytes({1})));
-  CHECK(errorOf([&] { readNpy(huge); }) == "cannot read '" + huge + "': truncated data");
+  CHECK_THAT(errorOf([&] { readNpy(huge); }), Catch::Contains("'" + huge + "' is 300000x200000") &&
+                                                  Catch::Contains("more than the limit of"));
 }
 
 TEST_CASE("maskColour: SAM.py's blue first, then the same colour for the same index every time", "[outputs]") {

@@ -4,6 +4,7 @@
 // (w, h, w, h), score > threshold) in float32, and the NMS case through
 // torchvision.ops.batched_nms, under /usr/bin/python3 (torch 1.13, torchvision 0.14).
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <cstdlib>
@@ -196,6 +197,22 @@ TEST_CASE("splitQueries splits on commas and rejects queries with nothing to loo
   CHECK(punctuation == "query '\?\?\?' in --text is only punctuation: nothing to look for");
 }
 
+TEST_CASE("splitQueries rejects text that is not UTF-8 before any model runs", "[owlvit]") {
+  // Was "internal error: [json.exception.type_error.316]" after both models had run.
+  CHECK(usageErrorOf([] { splitQueries("\xc3\x28 cat, dog", "--text"); }) ==
+        "query '\\xc3( cat' in --text is not valid UTF-8");
+  CHECK(usageErrorOf([] { splitQueries("dog, \xed\xa0\x80", "--text"); }) ==
+        "query '\\xed\\xa0\\x80' in --text is not valid UTF-8");  // a UTF-16 surrogate
+  std::istringstream in("dog\ncat \xff\n");
+  CHECK(usageErrorOf([&] { readQuerySets(in, "q.txt"); }) ==
+        "query 'cat \\xff' in --queries-from 'q.txt' line 2 is not valid UTF-8");
+}
+
+TEST_CASE("readQuerySets bounds its lines (--queries-from /dev/zero)", "[owlvit]") {
+  std::istringstream zeros(std::string(100000, '\0'));
+  CHECK_THROWS_WITH(readQuerySets(zeros, "/dev/zero"), "--queries-from '/dev/zero' line 1 is longer than 64 KiB");
+}
+
 TEST_CASE("readQuerySets: one set per non-blank line", "[owlvit]") {
   std::istringstream in("dog\n\n  \ncat, bird\r\nred car\n");
   const auto sets = readQuerySets(in, "q.txt");
@@ -253,7 +270,16 @@ TEST_CASE("readOwlVitManifest reads the documented fields and names what is wron
 
   dir.write("sam/manifest.json", R"({"format": "samcli-sam", "format_version": 1})");
   CHECK_THROWS_WITH(readOwlVitManifest((dir.path / "sam").string()),
-                    Catch::Contains("is not an OWL-ViT detector (format 'samcli-sam')"));
+                    Catch::Contains("is not an OWL-ViT detector (format \"samcli-sam\")"));
+  nlohmann::json j = nlohmann::json::parse(kManifest);
+  j["image_std"] = {0.2, 0, 0.2};
+  dir.write("det/manifest.json", j.dump());
+  CHECK_THROWS_WITH(readOwlVitManifest(det), "model manifest '" + (dir.path / "det/manifest.json").string() +
+                                                 "': field \"image_std\" must be 3 numbers in [1e-06, 1e+06], got [0.2,0,0.2]");
+  j = nlohmann::json::parse(kManifest);
+  j["max_text_length"] = 2;
+  dir.write("det/manifest.json", j.dump());
+  CHECK_THROWS_WITH(readOwlVitManifest(det), Catch::EndsWith("field \"max_text_length\" must be an integer in [3, 4096], got 2"));
 }
 
 TEST_CASE("resolveDetectorDir finds owlvit-<name> under $SAMCLI_WEIGHTS", "[owlvit]") {

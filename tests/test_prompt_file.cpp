@@ -161,10 +161,17 @@ TEST_CASE("Prompt file errors name the file and the line or entry", "[prompt_fil
   CHECK(errorOf("image\n", C) == "prompt file 'p.txt' has no entry");
   CHECK(errorOf(R"({"image": "a.png"})", J) ==
         "prompt file 'p.txt': expected a list of entries [{\"image\": ..., ...}, ...]");
-  CHECK_THAT(errorOf("[{\"image\": \"a.png\",]", J),
-             Catch::StartsWith("prompt file 'p.txt': invalid JSON: parse error at line 1, column"));
+  CHECK(errorOf("[{\"image\": \"a.png\",]", J) ==
+        "prompt file 'p.txt': malformed JSON at line 1, column 20: unexpected ']'; expected string literal");
   CHECK_THAT(errorOf("{\"image\": \"a.png\"}\n{\"image\": \n", L),
-             Catch::StartsWith("prompt file 'p.txt' line 2: invalid JSON: parse error at column"));
+             Catch::StartsWith("prompt file 'p.txt': malformed JSON at line 2, column 11: "));
+  // 100,000 levels of nesting crashed the tools (stack overflow); the depth is bounded.
+  CHECK(errorOf(std::string(100000, '['), J) ==
+        "prompt file 'p.txt': malformed JSON at line 1, column 65: nested deeper than 64 levels");
+  CHECK(errorOf("{\"image\": \"a.png\"}\n" + std::string(100000, '['), L) ==
+        "prompt file 'p.txt': malformed JSON at line 2, column 65: nested deeper than 64 levels");
+  // A record line is bounded (16 MiB), so /dev/zero as a prompt file fails at once.
+  CHECK(errorOf("image\n" + std::string((16 << 20) + 1, '\0'), C) == "prompt file 'p.txt' line 2 is longer than 16 MiB");
 
   // Entry contents (JSON and JSONL).
   CHECK(errorOf(R"([{"image": "a.png"}, 3])", J) ==

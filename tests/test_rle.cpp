@@ -14,6 +14,7 @@
 #include <opencv2/core.hpp>
 
 #include "samcli/error.hpp"
+#include "samcli/image_io.hpp"
 #include "samcli/rle.hpp"
 #include "support/mask_literals.hpp"
 
@@ -172,4 +173,12 @@ TEST_CASE("RLE round-trips the official masks of the reference runs", "[rle]") {
     }
   }
   CHECK(masks >= 12);
+}
+
+TEST_CASE("decodeRle refuses sizes over the pixel limit before allocating", "[rle]") {
+  samcli::Rle rle;
+  rle.height = 99999;
+  rle.width = 99999;
+  rle.counts = {4294967295u, 4294967295u, 1409865411u};  // counts that do cover 99999 x 99999
+  CHECK_THROWS_WITH(samcli::decodeRle(rle), "RLE is 99999x99999 (9.9998e+09 pixels), more than the limit of 178956970 pixels");
 }

@@ -22,6 +22,11 @@ namespace samcli {
 
 class SamModel;
 
+// Grid sizes beyond any useful density, refused before the grid is allocated: 1024 points per side
+// is a million prompts per crop (already hours of decoding).
+constexpr int kMaxPointsPerSide = 1024;
+constexpr size_t kMaxGridPoints = size_t(kMaxPointsPerSide) * size_t(kMaxPointsPerSide);
+
 struct AmgOptions {
   int pointsPerSide = 32;                    // ignored when pointGrids is set
   std::vector<std::vector<PointXY>> pointGrids;  // per crop layer, normalised to [0,1]
@@ -47,7 +52,8 @@ AmgOptions amgPreset(const std::string& name);
 // Throws Error with a message naming the option for out-of-range values.
 void validateAmgOptions(const AmgOptions& options);
 
-// Reads point grids from JSON: [[[x,y],...], ...] one list per crop layer, coordinates in [0,1].
+// Reads point grids from JSON: [[[x,y],...], ...] one list per crop layer, coordinates in [0,1],
+// at most kMaxGridPoints per layer. Throws Error naming the file, the grid and the point.
 std::vector<std::vector<PointXY>> readPointGrids(const std::string& path);
 
 // Official build_point_grid: n x n points at the centres of an n x n tiling of [0,1]^2, x fastest.

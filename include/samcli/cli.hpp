@@ -37,6 +37,10 @@ struct CommonOptions {
   bool session = false;             // --session: prompts from stdin (session.hpp)
 };
 
+// Declares --max-pixels N (image_io.hpp's maxImagePixels), part of the common options; for tools
+// that read images or masks without them (sam-eval).
+CLI::Option* addMaxPixelsOption(CLI::App& app);
+
 // Declares the positional IMAGE... inputs and the shared options on `app`.
 void addCommonOptions(CLI::App& app, CommonOptions& options);
 

@@ -88,4 +88,8 @@ class ClipTokenizer {
   std::unique_ptr<Cache> cache_;
 };
 
+// True when `text` is well-formed UTF-8 (no stray, overlong or surrogate sequences): the one
+// check samcli applies to text that must be UTF-8 (text queries).
+bool isValidUtf8(const std::string& text);
+
 }  // namespace samcli

@@ -1,15 +1,31 @@
 #pragma once
 // Image files in and out. Inside samcli every colour image is 8-bit RGB (CV_8UC3, R first), as the
 // official SAM pipeline reads it through PIL; OpenCV's BGR order never leaves this unit.
+#include <cstdint>
 #include <string>
 
 #include <opencv2/core.hpp>
 
 namespace samcli {
 
+// The largest image any input may declare, in pixels (width x height): image files (checked on
+// their header before decoding, so that a small file declaring a huge image cannot exhaust
+// memory), COCO image and RLE sizes, .npy shapes, embedding-cache entries. The default is PIL's
+// decompression-bomb limit (2 x 89478485, about 179 megapixels: 16000 x 11000).
+constexpr int64_t kDefaultMaxPixels = 178956970;
+// Sets the limit for the process; `howToRaise` is appended to the error ("raise it with ...").
+void setMaxImagePixels(int64_t limit, std::string howToRaise = "");
+int64_t maxImagePixels();
+// Throws Error "<what> is WxH (N pixels), more than the limit of M pixels" when width x height is
+// over the limit, or "<what> has an invalid size WxH" when a side is negative.
+void checkImageSize(int64_t width, int64_t height, const std::string& what);
+
 // Reads an image as 8-bit RGB, applying its EXIF orientation. Grayscale is replicated to three
 // channels, alpha is dropped, 16-bit samples are scaled to 8 bits. Throws Error naming the path
-// when the file is missing, unreadable, empty or not an image.
+// when the file is missing, not a regular file (a FIFO would block), empty, not an image, larger
+// than maxImagePixels() or truncated (a JPEG without its end marker). The decoders' own
+// diagnostics never reach stderr (Log::captureStderr); a decoder's reason for failing ends the
+// one-line message instead.
 cv::Mat readImageRgb(const std::string& path);
 
 // Reads a label map (one integer label per pixel, 8- or 16-bit single channel, e.g. ground truth)

@@ -90,9 +90,12 @@ class OwlVitDetector {
 
   const OwlVitManifest& manifest() const;
 
-  // One detector pass over an RGB image (CV_8UC3) for all queries. Preprocessing is
-  // OwlViTImageProcessor's: PIL bicubic resize to SxS (aspect not kept), x/255, (x - mean) / std.
+  // One detector pass over an RGB image (CV_8UC3) per kMaxQueryBatch queries (one pass for usual
+  // query counts; thousands of queries stay within bounded memory), logits concatenated in query
+  // order. Preprocessing is OwlViTImageProcessor's: PIL bicubic resize to SxS (aspect not kept),
+  // x/255, (x - mean) / std.
   DetectorOutput detect(const cv::Mat& rgb, const QueryTokens& queries) const;
+  static constexpr int kMaxQueryBatch = 64;
 
  private:
   struct Impl;

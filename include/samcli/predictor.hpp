@@ -45,13 +45,18 @@ class Predictor {
 
   // Decodes one prompt: 3 candidates when multimask, else 1, in the decoder's order.
   std::vector<MaskPrediction> predict(const Prompt& prompt, bool multimask) const;
-  // Decodes several prompts in one decoder batch (e.g. many boxes). Every prompt must have the
-  // same number of points and either all or none a box / a mask input.
+  // Decodes several prompts (e.g. many boxes) in decoder batches of at most kMaxDecodeBatch, so
+  // memory stays bounded however many are given. Every prompt must have the same number of points
+  // and either all or none a box / a mask input.
   std::vector<std::vector<MaskPrediction>> predictBatch(const std::vector<Prompt>& prompts, bool multimask) const;
+  static constexpr size_t kMaxDecodeBatch = 64;
 
   const SamModel& model() const;
 
  private:
+  // One decoder batch; `first` is the prompt every one must match in shape.
+  std::vector<std::vector<MaskPrediction>> decodeChunk(const std::vector<Prompt>& prompts, bool multimask,
+                                                       const Prompt& first) const;
   friend class PredictorAccess;  // library-internal torch-level access (lib/predictor_internal.hpp)
   struct Impl;
   std::unique_ptr<Impl> impl_;

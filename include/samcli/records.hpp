@@ -43,7 +43,10 @@ std::vector<size_t> largestFirst(const std::vector<MaskRecord>& records);
 //  "mask_file","segmentation":{"size":[h,w],"counts":"<COCO compressed>"}, ...extra}
 nlohmann::ordered_json recordToJson(const MaskRecord& record);
 
-// Serialises a JSON value with a trailing newline (indent 2 when pretty).
+// Serialises a JSON value with a trailing newline (indent 2 when pretty). Bytes that are not UTF-8
+// (Linux file names may hold any) are written as U+FFFD, the one rule every samcli JSON output
+// follows, instead of failing.
 std::string dumpJson(const nlohmann::ordered_json& value, bool pretty = true);
+std::string dumpJson(const nlohmann::json& value, bool pretty = true);
 
 }  // namespace samcli

@@ -386,7 +386,7 @@ class ShardTest(BatchTestCase):
             f.write('{"images": [')
         with open(self.path("results.json"), "w") as f:
             json.dump([{"image_id": 1, "score": 1.0}], f)
-        for bad, needle in ((self.path("missing.json"), "no such file"), (self.path("broken.json"), "cannot parse"),
+        for bad, needle in ((self.path("missing.json"), "no such file"), (self.path("broken.json"), "malformed JSON at line 1, column 13"),
                             (self.path("results.json"), "not a COCO file")):
             proc = run_tool("sam-coco-merge", self.path("p0.json"), bad, "-o", self.path("all.json"), check=False)
             self.assertEqual(proc.returncode, 1)
@@ -416,11 +416,18 @@ class EmbeddingCacheTest(BatchTestCase):
         newline = blob.index(b"\n")
         return json.loads(blob[:newline]), blob[newline + 1:]
 
+    @staticmethod
+    def digest(header, data):
+        """The entry checksum: the header without "sha256" (compact, keys sorted), a newline, the data."""
+        rest = {k: v for k, v in header.items() if k != "sha256"}
+        text = json.dumps(rest, sort_keys=True, separators=(",", ":")).encode()
+        return hashlib.sha256(text + b"\n" + data).hexdigest()
+
     def assert_valid_entry(self, path):
         header, data = self.split_entry(path)
         self.assertEqual(header["format"], "samcli-embedding")
         self.assertEqual(len(data), 4 * np.prod(header["shape"]))
-        self.assertEqual(hashlib.sha256(data).hexdigest(), header["data_sha256"])
+        self.assertEqual(self.digest(header, data), header["sha256"])
 
     def test_second_run_reads_the_embedding_instead_of_encoding(self):
         _, first = self.run_cached("first")  # miss: encoded and stored
@@ -437,7 +444,7 @@ class EmbeddingCacheTest(BatchTestCase):
         # whole image instead of the disk.
         header, data = self.split_entry(entry)
         zeros = bytes(len(data))
-        header["data_sha256"] = hashlib.sha256(zeros).hexdigest()
+        header["sha256"] = self.digest(header, zeros)
         with open(entry, "wb") as f:
             f.write(json.dumps(header).encode() + b"\n" + zeros)
         proc, doctored = self.run_cached("doctored")
@@ -468,6 +475,22 @@ class EmbeddingCacheTest(BatchTestCase):
             self.assert_valid_entry(entry)  # and stored again
             self.assertEqual(self.split_entry(entry)[0], json.loads(original[:original.index(b"\n")]))
         self.assertEqual(os.listdir(self.path("cache")), [os.path.basename(entry)])  # no temporary files left
+
+    def test_an_edited_header_is_caught_by_the_checksum(self):
+        _, first = self.run_cached("first")
+        entry = self.entry()
+        header, data = self.split_entry(entry)
+        for field, value in (("input_size", [header["input_size"][0] // 2, header["input_size"][1]]),
+                             ("version", 1)):
+            edited = dict(header, **{field: value})
+            with open(entry, "wb") as f:
+                f.write(json.dumps(edited).encode() + b"\n" + data)
+            proc, again = self.run_cached("again")
+            warnings = [l for l in proc.stderr.splitlines() if "warning:" in l]
+            self.assertEqual(len(warnings), 1, proc.stderr)
+            self.assertIn("'%s' is stale or corrupt" % entry, warnings[0])
+            self.assertEqual(again, first)  # the edit changed nothing: the entry was rebuilt
+            self.assertEqual(self.split_entry(entry)[0], header)
 
 
 if __name__ == "__main__":

@@ -233,9 +233,10 @@ class BadPromptFileTest(PromptsTestCase):
         return proc
 
     def test_malformed_files_are_usage_errors_naming_file_and_line(self):
-        self.rejected("sam-point", '[{"image": "images/a.png", "points": [[1, 2]]},', "p.json", "invalid JSON")
+        self.rejected("sam-point", '[{"image": "images/a.png", "points": [[1, 2]]},', "p.json",
+                      "malformed JSON at line 1, column 48")
         self.rejected("sam-point", '{"image": "images/a.png", "points": [[1, 2]]}\n{"image": ', "p.jsonl",
-                      "line 2", "invalid JSON")
+                      "malformed JSON at line 2, column 11")
         self.rejected("sam-point", '{"image": "images/a.png", "point": [[1, 2]]}\n', "p.jsonl", "line 1",
                       'unknown field "point"')
         self.rejected("sam-box", "image,boxes\nimages/a.png,1,2,3,4\n", "p.csv", "line 2", "5 cells for 2 columns")
