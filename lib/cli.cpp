@@ -47,12 +47,15 @@ std::vector<double> parseNumbers(const std::string& text, char sep, const std::s
 
 }  // namespace
 
+namespace {
+const char* kMaxPixelsHint = "raise the limit with --max-pixels N";
+}  // namespace
+
 CLI::Option* addMaxPixelsOption(CLI::App& app) {
-  const std::string hint = "raise the limit with --max-pixels N";
-  setMaxImagePixels(kDefaultMaxPixels, hint);
+  // Declaring the option changes nothing; parsing it (runTool) sets the limit and the hint.
   return app
       .add_option_function<int64_t>(
-          "--max-pixels", [hint](const int64_t& n) { setMaxImagePixels(n, hint); },
+          "--max-pixels", [](const int64_t& n) { setMaxImagePixels(n, kMaxPixelsHint); },
           "Refuse images (and COCO, RLE and .npy sizes) of more than N pixels, checked before decoding "
           "(default " + std::to_string(kDefaultMaxPixels) + ", PIL's decompression-bomb limit)")
       ->type_name("N")
@@ -371,6 +374,9 @@ int runTool(CLI::App& app, int argc, char** argv, const std::function<int()>& bo
   } catch (const CLI::ParseError& e) {
     Log::error(std::string(e.what()) + " (see --help)");
     return 2;
+  }
+  if (app.get_option_no_throw("--max-pixels") != nullptr) {
+    setMaxImagePixels(maxImagePixels(), kMaxPixelsHint);  // messages about the limit say how to raise it
   }
   try {
     return body();

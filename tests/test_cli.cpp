@@ -14,6 +14,7 @@
 #include <CLI/CLI.hpp>
 
 #include "samcli/cli.hpp"
+#include "samcli/image_io.hpp"
 #include "samcli/error.hpp"
 
 using namespace samcli;
@@ -70,6 +71,7 @@ ToolRun run(CLI::App& app, std::vector<std::string> args, const std::function<in
   });
   r.out = out.text();
   r.err = err.text();
+  setMaxImagePixels(kDefaultMaxPixels);  // runTool configured the process-wide limit for its tool
   return r;
 }
 
@@ -257,7 +259,7 @@ TEST_CASE("resolveAmgOptions: malformed, out-of-range values and unknown presets
   }
   CHECK_THAT(usageErrorOf([] { resolved("default", "--pred-iou-thresh 1.5"); }),
              StartsWith("--pred-iou-thresh must be between 0 and 1"));
-  CHECK(usageErrorOf([] { resolved("default", "--points-per-side 0"); }) == "--points-per-side must be at least 1");
+  CHECK(usageErrorOf([] { resolved("default", "--points-per-side 0"); }) == "--points-per-side must be between 1 and 1024 (got 0)");
   CHECK_THAT(usageErrorOf([] { resolved("default", "--preset nope"); }), StartsWith("unknown --preset 'nope'"));
   // A non-number for an integer option is CLI11's parse error.
   CHECK_THROWS_AS(resolved("default", "--points-per-side many"), CLI::ParseError);
