@@ -109,9 +109,17 @@ nlohmann::json readManifestJson(const std::string& dir, const std::string& forma
   return j;
 }
 
-void requireFiles(const std::string& dir, const ModelKind& kind, const std::vector<std::string>& files) {
+// The files a manifest names ({field below "files", path}): inside the model directory (relative,
+// no ".." leading out once normalised), so a manifest cannot make a tool read files elsewhere.
+void requireFiles(const std::string& dir, const ModelKind& kind,
+                  const std::vector<std::pair<std::string, std::string>>& files) {
   std::error_code ec;
-  for (const auto& file : files) {
+  for (const auto& [field, file] : files) {
+    const fs::path normal = fs::path(file).lexically_normal();
+    if (file.empty() || !fs::path(file).is_relative() || normal.empty() || *normal.begin() == "..") {
+      throw Error("model manifest '" + manifestPath(dir) + "': files." + field + " '" + file +
+                  "' is not inside the model directory (expected a path relative to it)");
+    }
     if (!fs::exists(fs::path(dir) / file, ec)) {
       throw Error(kind.noun + " directory '" + dir + "' lacks '" + file + "' named in its manifest");
     }
@@ -148,7 +156,7 @@ SamManifest readSamManifest(const std::string& dir) {
   } catch (const nlohmann::json::exception& e) {
     throw Error("model manifest '" + manifestPath(dir) + "' is incomplete: " + e.what());
   }
-  requireFiles(dir, kSam, {m.imageEncoderFile, m.promptDecoderFile});
+  requireFiles(dir, kSam, {{"image_encoder", m.imageEncoderFile}, {"prompt_decoder", m.promptDecoderFile}});
   return m;
 }
 
@@ -178,7 +186,7 @@ OwlVitManifest readOwlVitManifest(const std::string& dir) {
     throw Error("model manifest '" + path + "' has out-of-range values (image_size, max_text_length, image_std or "
                 "token ids)");
   }
-  requireFiles(dir, kOwlVit, {m.detectorFile, m.bpeMergesFile});
+  requireFiles(dir, kOwlVit, {{"detector", m.detectorFile}, {"bpe_merges", m.bpeMergesFile}});
   return m;
 }
 
