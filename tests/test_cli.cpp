@@ -84,7 +84,7 @@ TEST_CASE("processImages: a folder finished by another process during the run is
   }
 }
 
-TEST_CASE("processImages: --skip-existing decides before reading; without it results are replaced", "[cli]") {
+TEST_CASE("processImages: --skip-existing decides before reading, without it results are replaced", "[cli]") {
   Log::setQuiet(true);
   test::TempDir dir("samcli-cli");
   const auto inputs = greyImages(dir, 4);
