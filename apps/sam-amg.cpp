@@ -41,14 +41,12 @@ int main(int argc, char** argv) {
       nameMaskFiles(records);
       ImageOutcome outcome;
       outcome.doc = imageResultJson(input.path, rgb.size(), records);
-      outcome.write = [&common, input, rgb, records = std::move(records), json = dumpJson(outcome.doc), seed] {
-        ImageOutputDir out(common.outDir, input.outputName);
+      outcome.write = [rgb, records = std::move(records), json = dumpJson(outcome.doc), seed](ImageOutputDir& out) {
         out.writeMasks(records);
         out.writeText("metadata.csv", amgMetadataCsv(records));
         out.writePng("overlay.png", renderAnnotations(rgb, records, seed));
         out.writePng("labels.png", labelMap(records, rgb.size()));
         out.writeText("masks.json", json);
-        out.commit();
       };
       return outcome;
     });

@@ -87,7 +87,7 @@ int main(int argc, char** argv) {
       for (size_t i = 0; i < prompts.size(); ++i) {
         for (auto& r : recordsFromPredictions(prompts[i], batches[i], rgb.size())) records.push_back(std::move(r));
       }
-      return promptedResult(common.outDir, input.outputName, input.path, rgb, std::move(records), multimask);
+      return promptedResult(input.path, rgb, std::move(records), multimask);
     };
     return processImages(common, inputs, task);
   });

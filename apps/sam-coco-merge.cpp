@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
   std::string outPath;
   bool quiet = false;
   app.add_option("files", inputs, "COCO JSON files to merge")->required()->type_name("COCO.json...");
-  app.add_option("-o,--output", outPath, "Merged COCO file, written atomically ('-' = stdout)")
+  app.add_option("-o,--output", outPath, "Merged COCO file ('-' = stdout; a regular file is replaced atomically, a symlink, device or FIFO written through)")
       ->required()
       ->type_name("FILE|-");
   app.add_flag("-q,--quiet", quiet, "No summary line on stderr (warnings and errors are still printed)");
@@ -80,11 +80,7 @@ int main(int argc, char** argv) {
     warnAboutRepeatedImages(files);
 
     const std::string text = dumpJson(merged, false);
-    if (outPath == "-") {
-      std::cout << text << std::flush;
-    } else {
-      writeFileAtomic(outPath, text);
-    }
+    writeOutputFile(outPath, text);
     Log::info("merged " + std::to_string(files.size()) + " file(s): " + std::to_string(merged["images"].size()) +
               " image(s), " + std::to_string(merged["annotations"].size()) + " annotation(s), " +
               std::to_string(merged["categories"].size()) + " categor" +

@@ -81,7 +81,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"text", "csv", "json", "markdown"}))
       ->capture_default_str()
       ->group("Output");
-  app.add_option("-o,--output", outPath, "Write the report to FILE (atomically) instead of stdout")
+  app.add_option("-o,--output", outPath, "Write the report to FILE instead of stdout (a regular file is replaced atomically; a symlink, device or FIFO is written through)")
       ->type_name("FILE")
       ->group("Output");
   app.add_flag("-q,--quiet", quiet, "No summary line on stderr (warnings and errors are still printed)")
@@ -127,11 +127,7 @@ int main(int argc, char** argv) {
                    " images have no prediction and are left out: " + someNames(report, ImageResult::Status::Skipped));
     }
     const std::string text = formatReport(report, formats.at(format));
-    if (outPath.empty()) {
-      std::cout << text << std::flush;
-    } else {
-      writeFileAtomic(outPath, text);
-    }
+    writeOutputFile(outPath.empty() ? "-" : outPath, text);
     const Summary& iou = report.overall.iou;
     if (iou.count > 0) {
       Log::info(std::to_string(iou.count) + " images: mean IoU " + std::to_string(iou.mean) + ", mean Dice " +

@@ -104,7 +104,7 @@ ImageOutcome segment(Predictor& predictor, const CommonOptions& common, const In
                                      [](const auto& a, const auto& b) { return a.predictedIou < b.predictedIou; });
   const cv::Mat bestLogits = best->lowResLogits;
   std::vector<MaskRecord> records = recordsFromPredictions(prompt, predictions, rgb.size());
-  return promptedResult(common.outDir, input.outputName, input.path, rgb, std::move(records), multimask,
+  return promptedResult(input.path, rgb, std::move(records), multimask,
                         {{"best_logits.npy", bestLogits}});
 }
 
@@ -130,7 +130,7 @@ int runAutoClick(const CommonOptions& common, const std::string& gtPath) {
     std::vector<MaskRecord> records = recordsFromPredictions(prompt, kept, rgb.size());
     records.front().extra["auto_click"] = true;
     records.front().extra["gt_mask"] = maskPath;
-    return promptedResult(common.outDir, input.outputName, input.path, rgb, std::move(records), true,
+    return promptedResult(input.path, rgb, std::move(records), true,
                           {{"best_logits.npy", kept.front().lowResLogits}});
   });
 }

@@ -179,16 +179,14 @@ int main(int argc, char** argv) {
       outcome.doc = std::move(doc);
       cv::Mat embeddings;
       if (saveEmbeddings) embeddings = embeddingMatrix(result, embedding.channels);
-      outcome.write = [&common, input, rgb, records = std::move(records), result = std::move(result), embeddings,
-                       json = dumpJson(outcome.doc)] {
-        ImageOutputDir out(common.outDir, input.outputName);
+      outcome.write = [rgb, records = std::move(records), result = std::move(result), embeddings,
+                       json = dumpJson(outcome.doc)](ImageOutputDir& out) {
         out.writeMasks(records);
         out.writePng("classes.png", result.labelMap);
         out.writePng("classes_vis.png", renderClasses(rgb, result));
         for (const auto& c : result.classes) out.writePng("class_" + std::to_string(c.id) + ".png", result.labelMap == c.id);
         if (!embeddings.empty()) writeNpy(out.pathFor("embeddings.npy"), embeddings);
         out.writeText("masks.json", json);
-        out.commit();
       };
       return outcome;
     });

@@ -221,7 +221,7 @@ int run(const CommonOptions& common, const TextSamOptions& o) {
   const ImageTask task = [&](const InputImage& input, const cv::Mat& rgb) {
     const ImageQueries& queries = pipeline.queriesFor(input.path);
     std::vector<std::vector<MaskRecord>> records = segmentImage(pipeline, queries, input.path, rgb);
-    return textSamResult(common.outDir, input.outputName, input.path, rgb, queries.sets, std::move(records),
+    return textSamResult(input.path, rgb, queries.sets, std::move(records),
                          o.maskMode == "single");
   };
   return processImages(common, inputs, task);

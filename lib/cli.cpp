@@ -1,5 +1,6 @@
 #include "samcli/cli.hpp"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -8,6 +9,7 @@
 #include <fstream>
 #include <future>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <type_traits>
 #include <variant>
@@ -360,26 +362,31 @@ AmgOptions resolveAmgOptions(const AmgCli& cli) {
 
 int runTool(CLI::App& app, int argc, char** argv, const std::function<int()>& body) {
   Log::setTool(app.get_name());
+  // A closed stdout then fails the write with EPIPE (writeStdout: BrokenPipe) instead of killing
+  // the process in the middle of writing an output folder.
+  ::signal(SIGPIPE, SIG_IGN);
   try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp&) {
-    std::cout << app.help();
-    return 0;
-  } catch (const CLI::CallForAllHelp&) {
-    std::cout << app.help("", CLI::AppFormatMode::All);
-    return 0;
-  } catch (const CLI::CallForVersion&) {
-    std::cout << app.version() << '\n';
-    return 0;
-  } catch (const CLI::ParseError& e) {
-    Log::error(std::string(e.what()) + " (see --help)");
-    return 2;
-  }
-  if (app.get_option_no_throw("--max-pixels") != nullptr) {
-    setMaxImagePixels(maxImagePixels(), kMaxPixelsHint);  // messages about the limit say how to raise it
-  }
-  try {
+    try {
+      app.parse(argc, argv);
+    } catch (const CLI::CallForHelp&) {
+      writeStdout(app.help());
+      return 0;
+    } catch (const CLI::CallForAllHelp&) {
+      writeStdout(app.help("", CLI::AppFormatMode::All));
+      return 0;
+    } catch (const CLI::CallForVersion&) {
+      writeStdout(app.version() + "\n");
+      return 0;
+    } catch (const CLI::ParseError& e) {
+      Log::error(std::string(e.what()) + " (see --help)");
+      return 2;
+    }
+    if (app.get_option_no_throw("--max-pixels") != nullptr) {
+      setMaxImagePixels(maxImagePixels(), kMaxPixelsHint);  // messages about the limit say how to raise it
+    }
     return body();
+  } catch (const BrokenPipe&) {
+    return 0;
   } catch (const UsageError& e) {
     Log::error(e.what());
     return 2;
@@ -449,15 +456,22 @@ std::vector<InputImage> resolveInputs(const CommonOptions& options, std::optiona
 }
 
 int processImages(const CommonOptions& options, const std::vector<InputImage>& inputs, const ImageTask& perImage) {
+  namespace fs = std::filesystem;
   {
     std::vector<std::string> names;
     for (const auto& in : inputs) names.push_back(in.outputName);
     removeInterruptedOutputs(options.outDir, names);
   }
+  // With --skip-existing: the masks.json of an image's finished result, "" when there is none.
   const auto existingResult = [&](const InputImage& in) {
-    const std::filesystem::path doc = std::filesystem::path(options.outDir) / in.outputName / "masks.json";
-    std::error_code ec;
-    return options.skipExisting && std::filesystem::exists(doc, ec) ? doc.string() : std::string();
+    if (!options.skipExisting) return std::string();
+    try {
+      const std::string doc = (fs::path(outputPathUnder(options.outDir, in.outputName)) / "masks.json").string();
+      std::error_code ec;
+      return fs::exists(doc, ec) ? doc : std::string();
+    } catch (const Error&) {
+      return std::string();  // refused with its own error when the image is written
+    }
   };
 
   Progress progress(inputs.size());
@@ -484,35 +498,58 @@ int processImages(const CommonOptions& options, const std::vector<InputImage>& i
     }
     if (options.jsonl) {
       nlohmann::ordered_json j = {{"image", run.input->path},
-                                  {"output", (std::filesystem::path(options.outDir) / run.input->outputName).string()},
+                                  {"output", (fs::path(options.outDir) / run.input->outputName).string()},
                                   {"status", run.status},
                                   {"masks", masks},
                                   {"seconds", run.seconds}};
       if (run.status == "error") j["error"] = run.error;
-      std::cout << dumpJson(j, false) << std::flush;
+      writeStdout(dumpJson(j, false));
     }
     if (run.status != "error" && (!options.jsonPath.empty() || !options.cocoPath.empty())) {
       docs.push_back(run.doc);
-      cocoNames.push_back(run.input->outputName + std::filesystem::path(run.input->path).extension().string());
+      cocoNames.push_back(run.input->outputName + fs::path(run.input->path).extension().string());
     }
     if (run.status != "error" || options.keepGoing) progress.report(done, line.str());
   };
+  // A skipped image reports the finished result's document.
+  const auto takeExisting = [](ImageRun& run, const std::string& doc) {
+    try {
+      run.doc = readOrderedJsonFile(doc);
+      run.status = "skipped";
+    } catch (const Error& e) {
+      run.status = "error";
+      run.error = std::string(e.what()) + " (remove the folder to redo its image)";
+    }
+  };
 
   // The pipeline: decode of image i+1 and the write of image i-1 overlap inference on image i.
-  std::future<cv::Mat> nextImage;
-  size_t nextIndex = inputs.size();
-  const auto prefetch = [&](size_t from) {
-    nextIndex = from;
-    while (nextIndex < inputs.size() && !existingResult(inputs[nextIndex]).empty()) ++nextIndex;
-    if (nextIndex < inputs.size()) nextImage = std::async(std::launch::async, readImageRgb, inputs[nextIndex].path);
+  // Whether an image is skipped is decided once, before it is read; the decoded pixels travel with
+  // their input's index, so they can only ever reach that input's task.
+  std::vector<std::string> skipDoc(inputs.size());  // decided skips: the existing masks.json
+  struct Decoding {
+    size_t index;
+    std::future<cv::Mat> rgb;
   };
-  std::future<void> pendingWrite;
+  std::optional<Decoding> next;
+  const auto prefetch = [&](size_t from) {
+    for (size_t k = from; k < inputs.size(); ++k) {
+      skipDoc[k] = existingResult(inputs[k]);
+      if (skipDoc[k].empty()) {
+        next = Decoding{k, std::async(std::launch::async, readImageRgb, inputs[k].path)};
+        return;
+      }
+    }
+  };
+  std::future<bool> pendingWrite;  // true: committed; false: a finished result appeared meanwhile
   ImageRun pendingRun;
   const auto settleWrite = [&] {
     if (!pendingWrite.valid()) return;
     try {
-      pendingWrite.get();
-      pendingRun.status = "ok";
+      if (pendingWrite.get()) {
+        pendingRun.status = "ok";
+      } else {
+        takeExisting(pendingRun, existingResult(*pendingRun.input));
+      }
     } catch (const std::exception& e) {
       pendingRun.status = "error";
       pendingRun.error = e.what();
@@ -530,51 +567,57 @@ int processImages(const CommonOptions& options, const std::vector<InputImage>& i
   for (size_t i = 0; i < inputs.size(); ++i) {
     ImageRun run;
     run.input = &inputs[i];
-    if (const std::string doc = existingResult(inputs[i]); !doc.empty()) {
-      try {
-        run.doc = readOrderedJsonFile(doc);
-        run.status = "skipped";
-      } catch (const Error& e) {
-        run.status = "error";
-        run.error = std::string(e.what()) + " (remove the folder to redo its image)";
-      }
+    if (!skipDoc[i].empty()) {
+      takeExisting(run, skipDoc[i]);
       settleWrite();  // reports stay in input order
       finish(run);
       stopOnFailure();
       continue;
     }
+    if (!next || next->index != i) throw std::logic_error("image pipeline out of step");
+    std::future<cv::Mat> decoding = std::move(next->rgb);
+    next.reset();
     const auto start = Clock::now();
+    ImageOutcome outcome;
     try {
-      const cv::Mat rgb = nextImage.get();
+      cv::Mat rgb;
+      try {
+        rgb = decoding.get();
+      } catch (const Error&) {
+        prefetch(i + 1);
+        throw;
+      }
       prefetch(i + 1);
-      ImageOutcome outcome = perImage(inputs[i], rgb);
+      outcome = perImage(inputs[i], rgb);
       run.doc = std::move(outcome.doc);
-      run.seconds = secondsSince(start);
-      settleWrite();
-      pendingRun = std::move(run);
-      pendingWrite = std::async(std::launch::async, std::move(outcome.write));
+      run.status = "ok";
     } catch (const Error& e) {
-      if (nextIndex == i) prefetch(i + 1);  // the read itself failed
       run.status = "error";
       run.error = e.what();
-      run.seconds = secondsSince(start);
-      settleWrite();
+    }
+    run.seconds = secondsSince(start);
+    settleWrite();
+    if (run.status == "error") {
       finish(run);
+    } else {
+      pendingRun = std::move(run);
+      pendingWrite = std::async(std::launch::async, [&options, input = &inputs[i], write = std::move(outcome.write)] {
+        ImageOutputDir out(options.outDir, input->outputName);
+        write(out);
+        // With --skip-existing a result another process finished meanwhile wins over ours.
+        return out.commit(options.skipExisting ? ExistingResult::Keep : ExistingResult::Replace);
+      });
     }
     stopOnFailure();
   }
   settleWrite();
   stopOnFailure();
 
-  if (options.jsonPath == "-") {
-    std::cout << dumpJson(nlohmann::ordered_json(docs)) << std::flush;
-  } else if (!options.jsonPath.empty()) {
-    writeFileAtomic(options.jsonPath, dumpJson(nlohmann::ordered_json(docs)));
-  }
+  if (!options.jsonPath.empty()) writeOutputFile(options.jsonPath, dumpJson(nlohmann::ordered_json(docs)));
   if (!options.cocoPath.empty()) {
     // Relative names, as the output tree: what CVAT and sam-eval match against an image or ground-truth folder.
     for (size_t i = 0; i < docs.size(); ++i) docs[i]["image"] = cocoNames[i];
-    writeFileAtomic(options.cocoPath, dumpJson(cocoFromResults(docs), false));
+    writeOutputFile(options.cocoPath, dumpJson(cocoFromResults(docs), false));
   }
   if (failures > 0) {
     Log::error(std::to_string(failures) + " of " + std::to_string(inputs.size()) + " image(s) failed");

@@ -1,5 +1,7 @@
 #include "samcli/image_io.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -11,6 +13,7 @@
 #include <mutex>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <vector>
 
 #include <opencv2/imgcodecs.hpp>
@@ -310,6 +313,38 @@ cv::Mat readLabelMap(const std::string& path) {
   return labels;
 }
 
+namespace {
+
+// Writes all of `bytes` to fd (short writes and EINTR retried). Returns 0 or the failing errno.
+int writeAll(int fd, const std::string& bytes) {
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    done += size_t(n);
+  }
+  return 0;
+}
+
+// Where a chain of symlinks ends (that file need not exist yet); relative targets resolve against
+// the folder of their link, as the kernel does.
+fs::path followLinks(const std::string& path) {
+  fs::path p(path);
+  for (int hops = 0;; ++hops) {
+    std::error_code ec;
+    if (!fs::is_symlink(fs::symlink_status(p, ec))) return p;
+    if (hops == 40) throw Error("cannot write '" + path + "': too many levels of symbolic links");
+    const fs::path target = fs::read_symlink(p, ec);
+    if (ec) throw Error("cannot write '" + path + "': " + ec.message());
+    p = target.is_absolute() ? target : p.parent_path() / target;
+  }
+}
+
+}  // namespace
+
 void writeFileAtomic(const std::string& path, const std::string& bytes) {
   const fs::path target(path);
   std::error_code ec;
@@ -318,23 +353,44 @@ void writeFileAtomic(const std::string& path, const std::string& bytes) {
     if (ec) throw Error("cannot write '" + path + "': " + ec.message());
   }
   const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw Error("cannot write '" + path + "': " + std::strerror(errno));
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.flush();
-    if (!out) {
-      const std::string why = std::strerror(errno);
-      fs::remove(tmp, ec);
-      throw Error("cannot write '" + path + "': " + why);
-    }
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (fd < 0) throw Error("cannot write '" + path + "': " + std::strerror(errno));
+  int err = writeAll(fd, bytes);
+  // close() is where some file systems (NFS, quotas) report a full disk.
+  if (::close(fd) != 0 && err == 0) err = errno;
+  if (err == 0) {
+    fs::rename(tmp, target, ec);
+    if (!ec) return;
   }
-  fs::rename(tmp, target, ec);
-  if (ec) {
-    std::error_code ignored;
-    fs::remove(tmp, ignored);
-    throw Error("cannot write '" + path + "': " + ec.message());
+  std::error_code ignored;
+  fs::remove(tmp, ignored);
+  throw Error("cannot write '" + path + "': " + (err != 0 ? std::string(std::strerror(err)) : ec.message()));
+}
+
+void writeOutputFile(const std::string& path, const std::string& bytes) {
+  if (path == "-") return writeStdout(bytes);
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    if (S_ISDIR(st.st_mode)) throw Error("cannot write '" + path + "': is a directory");
+    // A device, FIFO, pipe or socket: replacing it (a rename over /dev/null) is never what was meant.
+    // Opened by the name given, so /dev/fd/N reaches a pipe whose link target ("pipe:[..]") is no path.
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) throw Error("cannot write '" + path + "': " + std::strerror(errno));
+    int err = writeAll(fd, bytes);
+    if (::close(fd) != 0 && err == 0) err = errno;
+    if (err != 0) throw Error("cannot write '" + path + "': " + std::strerror(err));
+    return;
   }
+  // A regular or new file, through any symlinks: atomically, beside the file the links lead to, so
+  // the links stay links.
+  writeFileAtomic(followLinks(path).string(), bytes);
+}
+
+void writeStdout(const std::string& bytes) {
+  std::cout.flush();  // anything already in the stream goes first
+  const int err = writeAll(STDOUT_FILENO, bytes);
+  if (err == EPIPE) throw BrokenPipe("standard output was closed by its reader");
+  if (err != 0) throw Error("cannot write to standard output: " + std::string(std::strerror(err)));
 }
 
 void writePngAtomic(const std::string& path, const cv::Mat& image) {

@@ -17,17 +17,16 @@ namespace fs = std::filesystem;
 namespace samcli {
 namespace {
 
-std::string withoutExtension(const fs::path& p) { return (p.parent_path() / p.stem()).generic_string(); }
-
 void addFile(const fs::path& path, std::vector<InputImage>& out) {
-  out.push_back({path.string(), path.stem().string()});
+  out.push_back({path.string(), outputNameFor(path.filename().string())});
 }
 
 void addDirectory(const fs::path& dir, bool recursive, std::vector<InputImage>& out) {
   std::error_code ec;
   const auto add = [&](const fs::directory_entry& entry) {
     if (entry.is_regular_file(ec) && hasImageExtension(entry.path().string())) {
-      out.push_back({entry.path().string(), withoutExtension(fs::relative(entry.path(), dir))});
+      // Lexically: fs::relative would resolve a symlink to its target's place, possibly outside `dir`.
+      out.push_back({entry.path().string(), outputNameFor(entry.path().lexically_relative(dir).generic_string())});
     }
   };
   if (recursive) {
@@ -73,6 +72,14 @@ void expandOne(const std::string& arg, bool recursive, std::vector<InputImage>& 
 }
 
 }  // namespace
+
+std::string outputNameFor(const std::string& relativePath) {
+  const fs::path p(relativePath);
+  const std::string stem = p.stem().string();
+  // "..png" has the stem "." and "...png" the stem "..": such names keep their extension.
+  if (stem == "." || stem == "..") return p.generic_string();
+  return (p.parent_path() / stem).generic_string();
+}
 
 bool hasImageExtension(const std::string& path) {
   std::string ext = fs::path(path).extension().string();

@@ -187,17 +187,8 @@ class Window {
   }
 
   void save() {
-    const PromptSession::Result* result = session_.last();
-    if (!result) {
-      status_ = "nothing to save yet";
-      return;
-    }
-    const std::string name = fs::path(session_.imagePath()).stem().string();
     try {
-      promptedResult(options_.outDir, name, session_.imagePath(), session_.image(), result->records,
-                     result->multimask, {{"best_logits.npy", result->bestLowResLogits}})
-          .write();
-      status_ = "saved " + (fs::path(options_.outDir) / name).string();
+      status_ = "saved " + session_.saveLast(options_.outDir, fs::path(session_.imagePath()).stem().string());
       Log::info(status_);
     } catch (const Error& e) {
       status_ = e.what();

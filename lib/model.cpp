@@ -143,9 +143,17 @@ std::string fileField(const nlohmann::json& j, const std::string& key, const std
   return file;
 }
 
-void requireFiles(const std::string& dir, const ModelKind& kind, const std::vector<std::string>& files) {
+// The files a manifest names ({field below "files", path}): inside the model directory (relative,
+// no ".." leading out once normalised), so a manifest cannot make a tool read files elsewhere.
+void requireFiles(const std::string& dir, const ModelKind& kind,
+                  const std::vector<std::pair<std::string, std::string>>& files) {
   std::error_code ec;
-  for (const auto& file : files) {
+  for (const auto& [field, file] : files) {
+    const fs::path normal = fs::path(file).lexically_normal();
+    if (file.empty() || !fs::path(file).is_relative() || normal.empty() || *normal.begin() == "..") {
+      throw Error("model manifest '" + manifestPath(dir) + "': files." + field + " '" + file +
+                  "' is not inside the model directory (expected a path relative to it)");
+    }
     if (!fs::exists(fs::path(dir) / file, ec)) {
       throw Error(kind.noun + " directory '" + dir + "' lacks '" + file + "' named in its manifest");
     }
@@ -179,7 +187,7 @@ SamManifest readSamManifest(const std::string& dir) {
   m.lowResMaskSize = int(jsonInteger(j, "low_res_mask_size", w, 1, kMaxModelSide));
   m.imageEncoderFile = fileField(j, "image_encoder", w);
   m.promptDecoderFile = fileField(j, "prompt_decoder", w);
-  requireFiles(dir, kSam, {m.imageEncoderFile, m.promptDecoderFile});
+  requireFiles(dir, kSam, {{"image_encoder", m.imageEncoderFile}, {"prompt_decoder", m.promptDecoderFile}});
   return m;
 }
 
@@ -200,7 +208,7 @@ OwlVitManifest readOwlVitManifest(const std::string& dir) {
   m.padId = int(jsonInteger(j, "pad_id", w, 0, INT32_MAX));
   m.detectorFile = fileField(j, "detector", w);
   m.bpeMergesFile = fileField(j, "bpe_merges", w);
-  requireFiles(dir, kOwlVit, {m.detectorFile, m.bpeMergesFile});
+  requireFiles(dir, kOwlVit, {{"detector", m.detectorFile}, {"bpe_merges", m.bpeMergesFile}});
   return m;
 }
 

@@ -1,6 +1,8 @@
 #include "samcli/outputs.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -29,8 +31,30 @@ void nameMaskFiles(std::vector<MaskRecord>& records, const std::string& prefix) 
   for (size_t i = 0; i < records.size(); ++i) records[i].maskFile = prefix + std::to_string(i) + ".png";
 }
 
+std::string outputPathUnder(const std::string& outDir, const std::string& name) {
+  const fs::path relative(name);
+  const fs::path target = fs::path(outDir) / relative;
+  bool plain = !name.empty() && relative.is_relative() && !relative.has_root_name();
+  for (const auto& part : relative) plain = plain && !part.empty() && part != "." && part != "..";
+  if (!plain) throw Error("cannot write '" + target.string() + "': outside the output folder '" + outDir + "'");
+  // The folders on the way may exist already; one of them being a symlink (made by someone else)
+  // must not carry the write elsewhere.
+  std::error_code ec;
+  std::error_code ecParent;
+  const fs::path root = fs::weakly_canonical(fs::absolute(outDir), ec);
+  const fs::path parent = fs::weakly_canonical(fs::absolute(target.parent_path()), ecParent);
+  if (!ec && !ecParent) {
+    const fs::path inside = parent.lexically_relative(root);
+    if (inside.empty() || *inside.begin() == "..") {
+      throw Error("cannot write '" + target.string() + "': outside the output folder '" + outDir +
+                  "' (a folder on the way is a symlink leading out of it)");
+    }
+  }
+  return target.string();
+}
+
 ImageOutputDir::ImageOutputDir(const std::string& outDir, const std::string& name)
-    : final_((fs::path(outDir) / name).string()) {
+    : final_(outputPathUnder(outDir, name)) {
   const fs::path target(final_);
   temp_ = (target.parent_path() / ("." + target.filename().string() + ".tmp-" + std::to_string(::getpid()))).string();
   std::error_code ec;
@@ -46,7 +70,7 @@ ImageOutputDir::~ImageOutputDir() {
   }
 }
 
-std::string ImageOutputDir::pathFor(const std::string& file) const { return (fs::path(temp_) / file).string(); }
+std::string ImageOutputDir::pathFor(const std::string& file) const { return outputPathUnder(temp_, file); }
 
 void ImageOutputDir::writeMasks(const std::vector<MaskRecord>& records) {
   for (const auto& r : records) writePngAtomic(pathFor(r.maskFile), maskOf(r));
@@ -58,18 +82,46 @@ void ImageOutputDir::writeText(const std::string& file, const std::string& text)
   writeFileAtomic(pathFor(file), text);
 }
 
-void ImageOutputDir::commit() {
+bool ImageOutputDir::commit(ExistingResult existing) {
   std::error_code ec;
+  const auto finished = [&] { return fs::exists(fs::path(final_) / "masks.json", ec); };
+  // renameat2 never removes a folder another process may have just finished: NOREPLACE fails
+  // when the name is taken, EXCHANGE swaps both folders in one step.
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    if (::renameat2(AT_FDCWD, temp_.c_str(), AT_FDCWD, final_.c_str(), RENAME_NOREPLACE) == 0) {
+      committed_ = true;
+      return true;
+    }
+    if (errno == EINVAL || errno == ENOSYS) break;  // a file system without renameat2's flags
+    if (errno != EEXIST) {
+      throw Error("cannot write output folder '" + final_ + "': " + std::strerror(errno));
+    }
+    if (existing == ExistingResult::Keep && finished()) return false;
+    if (::renameat2(AT_FDCWD, temp_.c_str(), AT_FDCWD, final_.c_str(), RENAME_EXCHANGE) == 0) {
+      committed_ = true;
+      fs::remove_all(temp_, ec);  // the previous result, now under our temporary name
+      return true;
+    }
+    if (errno != ENOENT) throw Error("cannot write output folder '" + final_ + "': " + std::strerror(errno));
+    // Removed between the two calls: try again.
+  }
+  if (existing == ExistingResult::Keep && finished()) return false;
   fs::remove_all(final_, ec);
   fs::rename(temp_, final_, ec);
   if (ec) throw Error("cannot write output folder '" + final_ + "': " + ec.message());
   committed_ = true;
+  return true;
 }
 
 void removeInterruptedOutputs(const std::string& outDir, const std::vector<std::string>& names) {
   std::map<fs::path, std::set<std::string>> byParent;  // parent folder -> output folder names in it
   for (const auto& name : names) {
-    const fs::path target = fs::path(outDir) / name;
+    fs::path target;
+    try {
+      target = outputPathUnder(outDir, name);
+    } catch (const Error&) {
+      continue;  // refused when its image is written
+    }
     byParent[target.parent_path()].insert(target.filename().string());
   }
   for (const auto& [parent, folders] : byParent) {

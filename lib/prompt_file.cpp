@@ -379,9 +379,7 @@ std::vector<InputImage> PromptFile::inputs() const {
   }
   std::vector<InputImage> inputs;
   for (size_t i = 0; i < entries_.size(); ++i) {
-    fs::path relative = absolute[i].lexically_relative(common);
-    relative.replace_extension();
-    inputs.push_back({entries_[i].image, relative.generic_string()});
+    inputs.push_back({entries_[i].image, outputNameFor(absolute[i].lexically_relative(common).generic_string())});
   }
   try {
     return sortInputs(std::move(inputs));

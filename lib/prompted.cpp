@@ -57,16 +57,14 @@ std::vector<MaskRecord> recordsFromPredictions(const Prompt& prompt, std::vector
   return records;
 }
 
-ImageOutcome promptedResult(const std::string& outDir, const std::string& outputName, const std::string& imagePath,
-                            const cv::Mat& rgb, std::vector<MaskRecord> records, bool panelPerMask,
+ImageOutcome promptedResult(const std::string& imagePath, const cv::Mat& rgb, std::vector<MaskRecord> records, bool panelPerMask,
                             std::vector<std::pair<std::string, cv::Mat>> arrays) {
   nameMaskFiles(records);
   ImageOutcome outcome;
   outcome.doc = imageResultJson(imagePath, rgb.size(), records);
   const std::string json = dumpJson(outcome.doc);
-  outcome.write = [outDir, outputName, rgb, records = std::move(records), panelPerMask, arrays = std::move(arrays),
-                   json] {
-    ImageOutputDir out(outDir, outputName);
+  outcome.write = [rgb, records = std::move(records), panelPerMask, arrays = std::move(arrays),
+                   json](ImageOutputDir& out) {
     out.writeMasks(records);
     cv::Mat overlay;
     if (panelPerMask) {
@@ -84,7 +82,6 @@ ImageOutcome promptedResult(const std::string& outDir, const std::string& output
     out.writePng("overlay.png", overlay);
     for (const auto& [file, array] : arrays) writeNpy(out.pathFor(file), array);
     out.writeText("masks.json", json);
-    out.commit();
   };
   return outcome;
 }

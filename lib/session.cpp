@@ -59,6 +59,16 @@ const PromptSession::Result& PromptSession::decode(std::vector<Prompt> prompts, 
   return history_.back();
 }
 
+std::string PromptSession::saveLast(const std::string& outDir, const std::string& name) const {
+  const Result* result = last();
+  if (!result) throw Error("nothing to save yet");
+  ImageOutputDir out(outDir, name);
+  promptedResult(path_, rgb_, result->records, result->multimask, {{"best_logits.npy", result->bestLowResLogits}})
+      .write(out);
+  out.commit();
+  return out.finalPath();
+}
+
 void PromptSession::undo() {
   if (!history_.empty()) history_.pop_back();
 }
@@ -162,10 +172,7 @@ ojson answerFor(PromptSession& session, ojson object, const SessionOptions& opti
   answer["best"] = result.best;
   if (controls.save) {
     const std::string name = controls.saveName.empty() ? fs::path(entry.image).stem().string() : controls.saveName;
-    promptedResult(options.outDir, name, session.imagePath(), session.image(), result.records, result.multimask,
-                   {{"best_logits.npy", result.bestLowResLogits}})
-        .write();
-    answer["saved"] = (fs::path(options.outDir) / name).string();
+    answer["saved"] = session.saveLast(options.outDir, name);
   }
   return answer;
 }

@@ -72,8 +72,7 @@ cv::Mat renderDetections(const cv::Mat& rgb, const std::vector<MaskRecord>& reco
   return renderOverlay(canvas, {}, title, false);
 }
 
-ImageOutcome textSamResult(const std::string& outDir, const std::string& outputName, const std::string& imagePath,
-                           const cv::Mat& rgb, const std::vector<QuerySet>& sets,
+ImageOutcome textSamResult(const std::string& imagePath, const cv::Mat& rgb, const std::vector<QuerySet>& sets,
                            std::vector<std::vector<MaskRecord>> records, bool overlayPerDetection) {
   if (sets.empty() || records.size() != sets.size()) throw Error("textSamResult: one record list per query set");
   const bool setFolders = !sets.front().folder.empty();
@@ -97,8 +96,7 @@ ImageOutcome textSamResult(const std::string& outDir, const std::string& outputN
     outcome.doc["queries"] = sets.front().queries;
   }
   const std::string json = dumpJson(outcome.doc);
-  outcome.write = [outDir, outputName, rgb, sets, records = std::move(records), overlayPerDetection, json] {
-    ImageOutputDir out(outDir, outputName);
+  outcome.write = [rgb, sets, records = std::move(records), overlayPerDetection, json](ImageOutputDir& out) {
     for (size_t s = 0; s < sets.size(); ++s) {
       const std::string prefix = sets[s].folder.empty() ? "" : sets[s].folder + "/";
       const std::vector<MaskRecord>& set = records[s];
@@ -116,7 +114,6 @@ ImageOutcome textSamResult(const std::string& outDir, const std::string& outputN
       out.writePng(prefix + "overlay.png", renderOverlay(rgb, masks, std::to_string(set.size()) + " mask(s): " + queries));
     }
     out.writeText("masks.json", json);
-    out.commit();
   };
   return outcome;
 }

@@ -268,6 +268,18 @@ TEST_CASE("readOwlVitManifest reads the documented fields and names what is wron
   CHECK_THROWS_WITH(readOwlVitManifest(det),
                     "detector model directory '" + det + "' lacks 'merges.txt' named in its manifest");
 
+  // A manifest never leads a read out of its directory.
+  dir.write("merges.txt", "#version: 0.2\n");
+  for (const std::string& outside :
+       std::vector<std::string>{"../merges.txt", "sub/../../merges.txt", (dir.path / "merges.txt").string()}) {
+    std::string manifest = kManifest;
+    manifest.replace(manifest.find("\"merges.txt\""), 12, "\"" + outside + "\"");
+    dir.write("det/manifest.json", manifest);
+    CHECK_THROWS_WITH(readOwlVitManifest(det), "model manifest '" + det + "/manifest.json': files.bpe_merges '" +
+                                                   outside + "' is not inside the model directory (expected a path "
+                                                   "relative to it)");
+  }
+
   dir.write("sam/manifest.json", R"({"format": "samcli-sam", "format_version": 1})");
   CHECK_THROWS_WITH(readOwlVitManifest((dir.path / "sam").string()),
                     Catch::Contains("is not an OWL-ViT detector (format \"samcli-sam\")"));

@@ -19,4 +19,11 @@ class UsageError : public Error {
   using Error::Error;
 };
 
+// Standard output's reader has gone (`| head`): not a failure of the run, so tools stop quietly
+// with exit code 0, as ripgrep and the traditional SIGPIPE death do without a message.
+class BrokenPipe : public Error {
+ public:
+  using Error::Error;
+};
+
 }  // namespace samcli

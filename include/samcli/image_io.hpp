@@ -45,4 +45,15 @@ void writePngAtomic(const std::string& path, const cv::Mat& image);
 // Writes any bytes atomically with the same temp-then-rename rule (JSON, CSV, cache files).
 void writeFileAtomic(const std::string& path, const std::string& bytes);
 
+// Writes a file the user named as an output (a run's JSON or COCO, a report): "-" is standard output
+// (writeStdout); a symlink is followed, so its target is written; an existing device, FIFO or pipe
+// (/dev/null, /dev/fd/N, a process substitution) is written through, never replaced; a regular or
+// new file is written atomically beside its (resolved) path. Throws Error naming the path and the
+// system's reason (e.g. "No space left on device") on any failed write.
+void writeOutputFile(const std::string& path, const std::string& bytes);
+
+// Writes bytes to standard output and flushes them. Throws Error on a failed write (a full disk),
+// BrokenPipe when the reader has gone (runTool ends the run quietly then).
+void writeStdout(const std::string& bytes);
+
 }  // namespace samcli

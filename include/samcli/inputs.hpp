@@ -22,6 +22,10 @@ std::vector<InputImage> expandInputs(const std::vector<std::string>& arguments, 
 // path, repeated paths dropped, UsageError when two inputs would write the same output folder.
 std::vector<InputImage> sortInputs(std::vector<InputImage> inputs);
 
+// The output name of an image at `relativePath` below its input root ("sub/a.png" -> "sub/a"): the
+// path without its extension, except where that would leave "." or ".." ("..png" stays "..png").
+std::string outputNameFor(const std::string& relativePath);
+
 // Whether a file name has an image extension samcli reads (png, jpg, jpeg, bmp, tif, tiff, webp).
 bool hasImageExtension(const std::string& path);
 

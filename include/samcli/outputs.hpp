@@ -2,7 +2,8 @@
 // What the tools leave on disk for one image: a folder <out>/<stem>/ holding 0.png..N-1.png (one
 // 0/255 mask per record, image size), overlay.png and masks.json. The folder is assembled under a
 // temporary name and renamed into place when complete, so an interrupted run never leaves a
-// half-written result (and an existing folder always means a finished image).
+// half-written result (and an existing folder always means a finished image). Every path written
+// or removed below the output folder passes outputPathUnder, so no input can lead a write out of it.
 #include <functional>
 #include <string>
 #include <vector>
@@ -14,11 +15,26 @@
 
 namespace samcli {
 
-// An image's result: its JSON document at once, its files later. The runner writes them in the
-// background while the next image is processed (see processImages in cli.hpp).
+class ImageOutputDir;
+
+// An image's result: its JSON document at once, its files later. The runner creates the image's
+// folder, has `write` fill it in the background while the next image is processed, and commits it
+// (see processImages in cli.hpp).
 struct ImageOutcome {
   nlohmann::ordered_json doc;
-  std::function<void()> write;
+  std::function<void(ImageOutputDir&)> write;
+};
+
+// <outDir>/<name>, checked to stay inside outDir: `name` must be a relative path of plain components
+// (not absolute, no "." or ".." or empty ones), and no folder between outDir and the target may be
+// a symlink leading out of outDir. Throws Error naming the path otherwise. The one gate for every
+// write and removal below an output folder.
+std::string outputPathUnder(const std::string& outDir, const std::string& name);
+
+// What commit() does when the image's folder exists already.
+enum class ExistingResult {
+  Replace,  // swap it out in one step (readers see the old or the new folder, never neither), then remove it
+  Keep,     // a finished result (with masks.json), e.g. from a process sharing the output folder: discard ours
 };
 
 // Names the records' mask files 0.png..N-1.png (prefix + index), before the JSON document is made.
@@ -34,14 +50,15 @@ class ImageOutputDir {
   ImageOutputDir& operator=(const ImageOutputDir&) = delete;
 
   std::string finalPath() const { return final_; }
-  std::string pathFor(const std::string& file) const;  // inside the temporary folder
+  std::string pathFor(const std::string& file) const;  // inside the temporary folder (outputPathUnder)
   // Writes every record's mask to its maskFile (see nameMaskFiles), decoding the RLE of records
   // whose mask was released.
   void writeMasks(const std::vector<MaskRecord>& records);
   void writePng(const std::string& file, const cv::Mat& image);
   void writeText(const std::string& file, const std::string& text);
-  // Replaces any previous result for this image with the finished folder.
-  void commit();
+  // Moves the finished folder into place. Returns false when `existing` is Keep and a finished
+  // result was there (this one is then discarded).
+  bool commit(ExistingResult existing = ExistingResult::Replace);
 
  private:
   std::string final_;

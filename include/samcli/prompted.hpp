@@ -25,12 +25,11 @@ std::vector<Prompt> boxPrompts(const std::vector<BoxXyxy>& boxes, const std::vec
 std::vector<MaskRecord> recordsFromPredictions(const Prompt& prompt, std::vector<MaskPrediction>& predictions,
                                                cv::Size imageSize);
 
-// The image's document and a writer of <outDir>/<outputName>/{0..N-1.png, overlay.png, masks.json}.
+// The image's document and a writer of its folder: {0..N-1.png, overlay.png, masks.json}.
 // With panelPerMask the overlay shows each mask in its own panel titled "Mask i, score ..." (SAM.py's
 // figures for multimask output); otherwise all masks in one panel. `arrays` are written as float32
 // .npy files beside them.
-ImageOutcome promptedResult(const std::string& outDir, const std::string& outputName, const std::string& imagePath,
-                            const cv::Mat& rgb, std::vector<MaskRecord> records, bool panelPerMask,
+ImageOutcome promptedResult(const std::string& imagePath, const cv::Mat& rgb, std::vector<MaskRecord> records, bool panelPerMask,
                             std::vector<std::pair<std::string, cv::Mat>> arrays = {});
 
 }  // namespace samcli

@@ -41,6 +41,10 @@ class PromptSession {
   const Result& decode(std::vector<Prompt> prompts, bool multimask, bool refine);
   // The latest result, or nullptr.
   const Result* last() const { return history_.empty() ? nullptr : &history_.back(); }
+  // Writes the latest result as a batch run writes an image's (<outDir>/<name>/: masks, overlay,
+  // masks.json, best_logits.npy), replacing an earlier one; returns the folder. Throws Error when
+  // there is no result yet or the folder cannot be written.
+  std::string saveLast(const std::string& outDir, const std::string& name) const;
   // Back to the result before the latest; forget every result.
   void undo();
   void reset() { history_.clear(); }

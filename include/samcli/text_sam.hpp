@@ -31,14 +31,13 @@ MaskRecord recordFromDetection(const Detection& detection, MaskPrediction& predi
 // mask has in the overlay (maskColour of its index), under a title strip.
 cv::Mat renderDetections(const cv::Mat& rgb, const std::vector<MaskRecord>& records, const std::string& title);
 
-// The image's document and a writer of <outDir>/<outputName>/ (atomically, as ImageOutputDir): for
+// The image's document and a writer of its folder (ImageOutputDir): for
 // every query set, in its folder, <i>.png per detection (best score first), detections.png and
 // overlay.png (all masks), and with overlayPerDetection also overlay_<i>.png (one mask each); then
 // masks.json holding every record (mask_file relative to it; with set folders also "query_set", the
 // 1-based set number) followed by "queries" (one set without folder) or "query_sets". `records[s]`
 // belongs to `sets[s]`.
-ImageOutcome textSamResult(const std::string& outDir, const std::string& outputName, const std::string& imagePath,
-                           const cv::Mat& rgb, const std::vector<QuerySet>& sets,
+ImageOutcome textSamResult(const std::string& imagePath, const cv::Mat& rgb, const std::vector<QuerySet>& sets,
                            std::vector<std::vector<MaskRecord>> records, bool overlayPerDetection);
 
 }  // namespace samcli

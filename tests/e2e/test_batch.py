@@ -493,5 +493,82 @@ class EmbeddingCacheTest(BatchTestCase):
             self.assertEqual(self.split_entry(entry)[0], header)
 
 
+def tree_digest(*roots):
+    """{path relative to its root (files also given directly by name): sha256 of the bytes}."""
+    digest = {}
+    for root in roots:
+        if os.path.isfile(root):
+            with open(root, "rb") as f:
+                digest[os.path.basename(root)] = hashlib.sha256(f.read()).hexdigest()
+            continue
+        for folder, _, files in os.walk(root):
+            for name in files:
+                path = os.path.join(folder, name)
+                with open(path, "rb") as f:
+                    digest[os.path.relpath(path, root)] = hashlib.sha256(f.read()).hexdigest()
+    return digest
+
+
+class DeterminismTest(BatchTestCase):
+    def test_same_input_gives_byte_identical_outputs_across_runs_and_thread_counts(self):
+        for tool, run in (("sam-point", self.run_point), ("sam-amg", self.run_amg)):
+            digests = []
+            for k, threads in enumerate((1, 2, 2)):  # --threads 1, --threads 2, and --threads 2 again
+                out = self.path("%s-%d" % (tool, k))
+                run(self.data, "-r", "--shard", "0/2", "-o", out, "--threads", threads, "-q", "--json",
+                    out + "-all.json", "--coco", out + "-coco.json")
+                digest = tree_digest(out, out + "-all.json", out + "-coco.json")
+                digests.append({name.replace("%s-%d" % (tool, k), "run"): h for name, h in digest.items()})
+            # masks, overlays, masks.json; metadata.csv and labels.png (sam-amg); best_logits.npy (sam-point)
+            extra = ["best_logits.npy"] if tool == "sam-point" else ["metadata.csv", "labels.png"]
+            for name in NAMES[::2]:  # shard 0/2: both folders
+                for file in ["masks.json", "overlay.png", "0.png"] + extra:
+                    self.assertIn(os.path.join(name, file), digests[0])
+            self.assertIn("run-coco.json", digests[0])
+            for other in digests[1:]:
+                differing = sorted(n for n in set(digests[0]) | set(other) if digests[0].get(n) != other.get(n))
+                self.assertEqual(differing, [], tool)
+
+
+class ConcurrentRunsTest(BatchTestCase):
+    def test_two_processes_sharing_out_and_cache_write_every_result_once_and_whole(self):
+        many = self.path("many")
+        os.makedirs(many)
+        names = ["img%02d" % i for i in range(20)]
+        for i, name in enumerate(names):  # every image different, so a result on the wrong image shows
+            disk = disk_mask(H, W, 30 + 4 * i, 60, 20)
+            rect = rect_mask(H, W, 100, 10 + 3 * i, 150, 40 + 3 * i)
+            save_png(paint(H, W, [(disk, COLOURS[i % 6]), (rect, COLOURS[(i + 3) % 6])]), os.path.join(many, name + ".png"))
+        self.run_amg(many, "-o", self.path("reference"), "-q")  # one process, alone
+        out, cache = self.path("out"), self.path("cache")
+        cmd = [os.path.join(BIN_DIR, "sam-amg"), many, "-o", out, "--skip-existing", "--embedding-cache", cache,
+               "--jsonl", "-q", "--preset", "fast", "--points-per-side", "4", "--model", SAM_FIXTURE]
+        procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        results = [p.communicate(timeout=300) for p in procs]
+        written = {name: 0 for name in names}
+        for proc, (stdout, stderr) in zip(procs, results):
+            self.assertEqual(proc.returncode, 0, stderr)
+            self.assertNotIn("error", stderr)
+            lines = [json.loads(line) for line in stdout.splitlines()]
+            self.assertEqual(len(lines), 20)
+            for line in lines:
+                self.assertIn(line["status"], ("ok", "skipped"))
+                if line["status"] == "ok":
+                    written[os.path.basename(line["output"])] += 1
+        self.assertEqual(written, {name: 1 for name in names})  # each folder committed by exactly one process
+        self.assert_no_partial_outputs(out)
+        # Every result whole and of its own image: byte for byte what one process alone writes.
+        self.assertEqual(tree_digest(out), tree_digest(self.path("reference")))
+        for name in names:
+            self.assert_complete_folder(os.path.join(out, name))
+        for entry in glob.glob(os.path.join(cache, "*")):
+            self.assertTrue(entry.endswith(".samemb"), entry)  # no temporary file left
+            with open(entry, "rb") as f:
+                blob = f.read()
+            header = json.loads(blob[:blob.index(b"\n")])
+            self.assertEqual(hashlib.sha256(blob[blob.index(b"\n") + 1:]).hexdigest(), header["data_sha256"])
+        self.assertEqual(len(glob.glob(os.path.join(cache, "*.samemb"))), 20)
+
+
 if __name__ == "__main__":
     unittest.main()
