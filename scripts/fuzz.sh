@@ -15,6 +15,11 @@ shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(rle coco prompt_file clip_tokenizer npy manifest embedding_cache)
 build="${FUZZ_BUILD:-build-fuzz}"
+probe='extern "C" int LLVMFuzzerTestOneInput(const unsigned char*, unsigned long) { return 0; }'
+if ! echo "$probe" | clang++ -x c++ -fsanitize=fuzzer - -o /dev/null 2>/dev/null; then
+  echo "fuzz.sh: needs clang++ with libFuzzer (Debian: apt-get install clang libclang-rt-14-dev)" >&2
+  exit 2
+fi
 
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=clang++ \
   -DSAMCLI_FUZZ=ON -DSAMCLI_BUILD_TESTS=OFF -DSAMCLI_BUILD_BENCH=OFF >/dev/null
