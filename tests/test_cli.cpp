@@ -2,6 +2,10 @@
 // presets, the output-option checks, and how runTool turns failures into one line and an exit code.
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
+#include <cstdio>
+
 #include <algorithm>
 #include <functional>
 #include <iostream>
@@ -56,6 +60,38 @@ class Capture {
   std::streambuf* previous_;
 };
 
+// What is written to file descriptor 1 meanwhile: writeStdout writes there, not through std::cout.
+class StdoutCapture {
+ public:
+  StdoutCapture() : file_(std::tmpfile()) {
+    std::cout.flush();
+    saved_ = ::dup(STDOUT_FILENO);
+    ::dup2(::fileno(file_), STDOUT_FILENO);
+  }
+  ~StdoutCapture() {
+    restore();
+    std::fclose(file_);
+  }
+  std::string text() {
+    restore();
+    std::string out;
+    std::rewind(file_);
+    for (int c; (c = std::fgetc(file_)) != EOF;) out.push_back(char(c));
+    return out;
+  }
+
+ private:
+  void restore() {
+    if (saved_ < 0) return;
+    std::cout.flush();
+    ::dup2(saved_, STDOUT_FILENO);
+    ::close(saved_);
+    saved_ = -1;
+  }
+  std::FILE* file_;
+  int saved_ = -1;
+};
+
 // runTool on `args` (argv[0] is the tool's name), with what it printed.
 struct ToolRun {
   int code = -1;
@@ -70,7 +106,7 @@ ToolRun run(CLI::App& app, std::vector<std::string> args, const std::function<in
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   ToolRun r;
-  Capture out(std::cout);
+  StdoutCapture out;
   Capture err(std::cerr);
   r.code = runTool(app, int(args.size()), argv.data(), [&] {
     r.bodyRan = true;
