@@ -566,7 +566,7 @@ class ConcurrentRunsTest(BatchTestCase):
             with open(entry, "rb") as f:
                 blob = f.read()
             header = json.loads(blob[:blob.index(b"\n")])
-            self.assertEqual(hashlib.sha256(blob[blob.index(b"\n") + 1:]).hexdigest(), header["data_sha256"])
+            self.assertEqual(EmbeddingCacheTest.digest(header, blob[blob.index(b"\n") + 1:]), header["sha256"])
         self.assertEqual(len(glob.glob(os.path.join(cache, "*.samemb"))), 20)
 
 

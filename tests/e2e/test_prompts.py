@@ -273,6 +273,9 @@ class BadPromptFileTest(PromptsTestCase):
             self.assertIn("excludes", proc.stderr)
         proc = run_tool("sam-point", "--model", SAM_FIXTURE, check=False)
         self.assertEqual(proc.returncode, 2)
+        self.assertIn("IMAGE..., --prompts FILE or --session is required", proc.stderr)
+        proc = run_tool("text-sam", "--sam-model", SAM_FIXTURE, check=False)
+        self.assertEqual(proc.returncode, 2)
         self.assertIn("IMAGE... or --prompts FILE is required", proc.stderr)
 
 
