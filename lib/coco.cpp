@@ -89,8 +89,10 @@ nlohmann::ordered_json mergeCoco(const std::vector<std::pair<std::string, nlohma
     for (const char* list : {"images", "annotations", "categories"}) {
       if (!coco[list].is_array()) throw Error("'" + path + "': \"" + list + "\" must be a list");
     }
-    const auto where = [&](const char* list, size_t i) {
-      return "malformed COCO file '" + path + "': " + list + "[" + std::to_string(i) + "]";
+    // A named copy: structured bindings cannot be captured before C++20 (clang refuses).
+    const std::string& file = path;
+    const auto where = [&file](const char* list, size_t i) {
+      return "malformed COCO file '" + file + "': " + list + "[" + std::to_string(i) + "]";
     };
     std::map<int64_t, std::string> categoryName;
     for (size_t i = 0; i < coco["categories"].size(); ++i) {
