@@ -26,6 +26,7 @@
 #include <nlohmann/json.hpp>
 #include "samcli/log.hpp"
 #include "support/temp_dir.hpp"
+#include "support/message_of.hpp"
 
 using namespace samcli;
 namespace fs = std::filesystem;
@@ -35,17 +36,6 @@ using Catch::StartsWith;
 
 namespace {
 
-// The message of the UsageError `f` throws, or "" when it throws none. Malformed option values are
-// usage errors (exit 2), never input failures.
-template <typename F>
-std::string usageErrorOf(F f) {
-  try {
-    f();
-  } catch (const UsageError& e) {
-    return e.what();
-  }
-  return "";
-}
 
 // Redirects a stream into a string for the lifetime of the object.
 class Capture {
@@ -142,10 +132,10 @@ TEST_CASE("parsePoint: malformed values are usage errors naming the option and t
   for (const char* bad : {"", "10", "10,20,30", "a,b", "10,x", "10,20px", ",10", "10,,20", "10,20,", "10;20", "nan,1",
                           "1,inf", "-inf,1", "1,1e999"}) {
     INFO("'" << bad << "'");
-    CHECK(usageErrorOf([&] { parsePoint(bad, "--point"); }) ==
+    CHECK(test::messageOf<UsageError>([&] { parsePoint(bad, "--point"); }) ==
           std::string("invalid --point '") + bad + "' (expected X,Y in pixels)");
   }
-  CHECK(usageErrorOf([] { parsePoint("1", "--neg"); }) == "invalid --neg '1' (expected X,Y in pixels)");
+  CHECK(test::messageOf<UsageError>([] { parsePoint("1", "--neg"); }) == "invalid --neg '1' (expected X,Y in pixels)");
 }
 
 TEST_CASE("parseBox: X0,Y0,X1,Y1 with the corners in any order", "[cli]") {
@@ -158,7 +148,7 @@ TEST_CASE("parseBox: X0,Y0,X1,Y1 with the corners in any order", "[cli]") {
 
   for (const char* bad : {"", "1,2,3", "1,2,3,4,5", "1,2,3,4,", "1,2,,4", "1,2,3,nan", "inf,2,3,4", "1 2 3 4"}) {
     INFO("'" << bad << "'");
-    CHECK(usageErrorOf([&] { parseBox(bad, "--box"); }) ==
+    CHECK(test::messageOf<UsageError>([&] { parseBox(bad, "--box"); }) ==
           std::string("invalid --box '") + bad + "' (expected X0,Y0,X1,Y1 in pixels)");
   }
 }
@@ -184,7 +174,7 @@ TEST_CASE("parseLabelledPoints: malformed entries, labels and empty lists are us
   const auto errorOf = [](const std::string& text) {
     std::vector<PointXY> points;
     std::vector<int> labels;
-    return usageErrorOf([&] { parseLabelledPoints(text, "--points", points, labels); });
+    return test::messageOf<UsageError>([&] { parseLabelledPoints(text, "--points", points, labels); });
   };
   const std::string shape = "(expected \"x,y,label;...\" with label 1 (foreground) or 0 (background))";
   CHECK(errorOf("10,20") == "invalid --points '10,20' " + shape);
@@ -198,7 +188,7 @@ TEST_CASE("parseLabelledPoints: malformed entries, labels and empty lists are us
   // Also after other clicks (sam-point appends --points to the --point/--neg ones).
   std::vector<PointXY> points{{1, 2}};
   std::vector<int> labels{1};
-  CHECK(usageErrorOf([&] { parseLabelledPoints(";", "--points", points, labels); }) ==
+  CHECK(test::messageOf<UsageError>([&] { parseLabelledPoints(";", "--points", points, labels); }) ==
         "invalid --points ';': no points");
 }
 
@@ -212,9 +202,9 @@ TEST_CASE("parseClicks: --point values (label 1) then --neg values (label 0)", "
   CHECK((points[3].x == 5 && points[3].y == 6));
   CHECK(labels == std::vector<int>{0, 1, 1, 0});
 
-  CHECK(usageErrorOf([&] { parseClicks({"1,2,"}, {}, points, labels); }) ==
+  CHECK(test::messageOf<UsageError>([&] { parseClicks({"1,2,"}, {}, points, labels); }) ==
         "invalid --point '1,2,' (expected X,Y in pixels)");
-  CHECK(usageErrorOf([&] { parseClicks({"1,2"}, {"5"}, points, labels); }) ==
+  CHECK(test::messageOf<UsageError>([&] { parseClicks({"1,2"}, {"5"}, points, labels); }) ==
         "invalid --neg '5' (expected X,Y in pixels)");
 }
 
@@ -297,13 +287,13 @@ TEST_CASE("resolveAmgOptions: the preset, then only the options given", "[cli]")
 TEST_CASE("resolveAmgOptions: malformed, out-of-range values and unknown presets are usage errors", "[cli]") {
   for (const char* bad : {"abc", "1/0", "1/", "/2", "0.3x", "1/3x"}) {
     INFO(bad);
-    CHECK(usageErrorOf([&] { resolved("default", std::string("--crop-overlap-ratio ") + bad); }) ==
+    CHECK(test::messageOf<UsageError>([&] { resolved("default", std::string("--crop-overlap-ratio ") + bad); }) ==
           std::string("invalid --crop-overlap-ratio '") + bad + "' (expected a number or a fraction like 512/1500)");
   }
-  CHECK_THAT(usageErrorOf([] { resolved("default", "--pred-iou-thresh 1.5"); }),
+  CHECK_THAT(test::messageOf<UsageError>([] { resolved("default", "--pred-iou-thresh 1.5"); }),
              StartsWith("--pred-iou-thresh must be between 0 and 1"));
-  CHECK(usageErrorOf([] { resolved("default", "--points-per-side 0"); }) == "--points-per-side must be between 1 and 1024 (got 0)");
-  CHECK_THAT(usageErrorOf([] { resolved("default", "--preset nope"); }), StartsWith("unknown --preset 'nope'"));
+  CHECK(test::messageOf<UsageError>([] { resolved("default", "--points-per-side 0"); }) == "--points-per-side must be between 1 and 1024 (got 0)");
+  CHECK_THAT(test::messageOf<UsageError>([] { resolved("default", "--preset nope"); }), StartsWith("unknown --preset 'nope'"));
   // A non-number for an integer option is CLI11's parse error.
   CHECK_THROWS_AS(resolved("default", "--points-per-side many"), CLI::ParseError);
 }
@@ -313,7 +303,7 @@ TEST_CASE("resolveInputs: --json - and --jsonl cannot share stdout", "[cli]") {
   CommonOptions options;
   options.jsonPath = "-";
   options.jsonl = true;
-  CHECK(usageErrorOf([&] { resolveInputs(options, listed); }) ==
+  CHECK(test::messageOf<UsageError>([&] { resolveInputs(options, listed); }) ==
         "--json - and --jsonl would both write to stdout: give --json a file name, or drop one");
 
   options.jsonPath = "run.json";

@@ -6,20 +6,13 @@
 #include "samcli/error.hpp"
 #include "samcli/json_input.hpp"
 #include "support/temp_dir.hpp"
+#include "support/message_of.hpp"
 
 using namespace samcli;
 using samcli::test::TempDir;
 
 namespace {
 
-std::string errorOf(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 std::string nested(int levels) { return std::string(size_t(levels), '[') + std::string(size_t(levels), ']'); }
 
@@ -27,45 +20,45 @@ std::string nested(int levels) { return std::string(size_t(levels), '[') + std::
 
 TEST_CASE("parseJson bounds the nesting depth instead of overflowing the stack", "[json_input]") {
   CHECK(parseJson(nested(kMaxJsonDepth), "'a.json'").is_array());
-  CHECK(errorOf([] { (void)parseJson(nested(kMaxJsonDepth + 1), "'a.json'"); }) ==
+  CHECK(test::messageOf<Error>([] { (void)parseJson(nested(kMaxJsonDepth + 1), "'a.json'"); }) ==
         "'a.json': malformed JSON at line 1, column 65: nested deeper than 64 levels");
   // 100,000 levels crashed every reader (SIGSEGV); objects count as levels too.
-  CHECK(errorOf([] { (void)parseOrderedJson(std::string(100000, '['), "'b.json'"); }) ==
+  CHECK(test::messageOf<Error>([] { (void)parseOrderedJson(std::string(100000, '['), "'b.json'"); }) ==
         "'b.json': malformed JSON at line 1, column 65: nested deeper than 64 levels");
   std::string objects;
   for (int i = 0; i < 100000; ++i) objects += "{\"a\":";
-  CHECK(errorOf([&] { (void)parseJson("\n" + objects, "'c.json'", 5); }) ==
+  CHECK(test::messageOf<Error>([&] { (void)parseJson("\n" + objects, "'c.json'", 5); }) ==
         "'c.json': malformed JSON at line 6, column 321: nested deeper than 64 levels");
   // Brackets inside strings are not nesting.
   CHECK(parseJson("[\"" + std::string(1000, '[') + "\"]", "'d.json'").size() == 1);
 }
 
 TEST_CASE("parseJson reports syntax errors by line and column, never nlohmann's text", "[json_input]") {
-  CHECK(errorOf([] { (void)parseJson("[1,\n 2,, 3]", "'a.json'"); }) ==
+  CHECK(test::messageOf<Error>([] { (void)parseJson("[1,\n 2,, 3]", "'a.json'"); }) ==
         "'a.json': malformed JSON at line 2, column 4: unexpected ','; expected '[', '{', or a literal");
-  CHECK(errorOf([] { (void)parseJson("", "'a.json'"); }) ==
+  CHECK(test::messageOf<Error>([] { (void)parseJson("", "'a.json'"); }) ==
         "'a.json': malformed JSON at line 1, column 1: unexpected end of input; expected '[', '{', or a literal");
   // A JSONL record: its line number in the file.
-  CHECK(errorOf([] { (void)parseJson("{\"a\": tru}", "'p.jsonl'", 7); }) ==
+  CHECK(test::messageOf<Error>([] { (void)parseJson("{\"a\": tru}", "'p.jsonl'", 7); }) ==
         "'p.jsonl': malformed JSON at line 7, column 10: invalid literal; last read: '\"a\": tru}'");
-  CHECK_THAT(errorOf([] { (void)parseJson("[\"\xc3\x28\"]", "'a.json'"); }),
+  CHECK_THAT(test::messageOf<Error>([] { (void)parseJson("[\"\xc3\x28\"]", "'a.json'"); }),
              Catch::StartsWith("'a.json': malformed JSON at line 1, column 4: invalid string: ill-formed UTF-8"));
-  CHECK_THAT(errorOf([] { (void)parseJson("[1] 2", "'a.json'"); }), !Catch::Contains("json.exception"));
+  CHECK_THAT(test::messageOf<Error>([] { (void)parseJson("[1] 2", "'a.json'"); }), !Catch::Contains("json.exception"));
 }
 
 TEST_CASE("readJsonFile refuses what it cannot read to the end", "[json_input]") {
   TempDir dir;
   CHECK(readJsonFile(dir.write("ok.json", R"({"a": [1, 2]})"))["a"][1] == 2);
   CHECK(readOrderedJsonFile(dir.write("order.json", R"({"b": 1, "a": 2})")).begin().key() == "b");
-  CHECK(errorOf([&] { (void)readJsonFile(dir / "missing.json"); }) ==
+  CHECK(test::messageOf<Error>([&] { (void)readJsonFile(dir / "missing.json"); }) ==
         "cannot read '" + (dir / "missing.json") + "': no such file");
-  CHECK(errorOf([&] { (void)readJsonFile(dir.path.string()); }) ==
+  CHECK(test::messageOf<Error>([&] { (void)readJsonFile(dir.path.string()); }) ==
         "cannot read '" + dir.path.string() + "': is a directory");
   // A FIFO without a writer would block forever.
   REQUIRE(::mkfifo((dir / "fifo.json").c_str(), 0600) == 0);
-  CHECK(errorOf([&] { (void)readJsonFile(dir / "fifo.json"); }) ==
+  CHECK(test::messageOf<Error>([&] { (void)readJsonFile(dir / "fifo.json"); }) ==
         "cannot read '" + (dir / "fifo.json") + "': not a regular file");
-  CHECK(errorOf([&] { (void)readJsonFile(dir.write("deep.json", nested(500))); }) ==
+  CHECK(test::messageOf<Error>([&] { (void)readJsonFile(dir.write("deep.json", nested(500))); }) ==
         "'" + (dir / "deep.json") + "': malformed JSON at line 1, column 65: nested deeper than 64 levels");
 }
 
@@ -77,18 +70,18 @@ TEST_CASE("typed fields name the source, the record and the field", "[json_input
   CHECK(jsonInteger(j, "whole", w, 0, 10) == 4);
   CHECK(jsonNumber(j, "f", w, 0, 10) == 2.5);
   CHECK(jsonString(j, "s", w) == "x");
-  CHECK(errorOf([&] { jsonInteger(j, "missing", w, 0, 10); }) == "'m.json' images[2]: field \"missing\" is missing");
-  CHECK(errorOf([&] { jsonInteger(j, "f", w, 0, 10); }) ==
+  CHECK(test::messageOf<Error>([&] { jsonInteger(j, "missing", w, 0, 10); }) == "'m.json' images[2]: field \"missing\" is missing");
+  CHECK(test::messageOf<Error>([&] { jsonInteger(j, "f", w, 0, 10); }) ==
         "'m.json' images[2]: field \"f\" must be an integer in [0, 10], got 2.5");
-  CHECK(errorOf([&] { jsonInteger(j, "neg", w, 0, 10); }) ==
+  CHECK(test::messageOf<Error>([&] { jsonInteger(j, "neg", w, 0, 10); }) ==
         "'m.json' images[2]: field \"neg\" must be an integer in [0, 10], got -1");
-  CHECK(errorOf([&] { jsonInteger(j, "big", w, 0, INT64_MAX); }) ==
+  CHECK(test::messageOf<Error>([&] { jsonInteger(j, "big", w, 0, INT64_MAX); }) ==
         "'m.json' images[2]: field \"big\" must be an integer in [0, 9223372036854775807], got 1e+300");
-  CHECK(errorOf([&] { jsonInteger(j, "huge", w, INT64_MIN, INT64_MAX); }) ==
+  CHECK(test::messageOf<Error>([&] { jsonInteger(j, "huge", w, INT64_MIN, INT64_MAX); }) ==
         "'m.json' images[2]: field \"huge\" must be an integer, got 18446744073709551615");
-  CHECK(errorOf([&] { jsonNumber(j, "s", w, 0, 1); }) == "'m.json' images[2]: field \"s\" must be a number in [0, 1], got \"x\"");
-  CHECK(errorOf([&] { jsonString(j, "n", w); }) == "'m.json' images[2]: field \"n\" must be a string, got 3");
-  CHECK(errorOf([&] { jsonString(nlohmann::json::array(), "n", w); }) == "'m.json' images[2] is not a JSON object (got [])");
+  CHECK(test::messageOf<Error>([&] { jsonNumber(j, "s", w, 0, 1); }) == "'m.json' images[2]: field \"s\" must be a number in [0, 1], got \"x\"");
+  CHECK(test::messageOf<Error>([&] { jsonString(j, "n", w); }) == "'m.json' images[2]: field \"n\" must be a string, got 3");
+  CHECK(test::messageOf<Error>([&] { jsonString(nlohmann::json::array(), "n", w); }) == "'m.json' images[2] is not a JSON object (got [])");
 }
 
 TEST_CASE("jsonSnippet is short and survives bytes that are not UTF-8", "[json_input]") {

@@ -22,6 +22,7 @@
 #include "samcli/outputs.hpp"
 #include "support/mask_literals.hpp"
 #include "support/temp_dir.hpp"
+#include "support/message_of.hpp"
 
 using namespace samcli;
 namespace fs = std::filesystem;
@@ -80,16 +81,6 @@ std::string floatBytes(const std::vector<float>& values) {
   return std::string(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float));
 }
 
-// The message of the Error `f` throws, or "".
-template <typename F>
-std::string errorOf(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 }  // namespace
 
@@ -299,42 +290,42 @@ TEST_CASE("readNpy accepts a leading 1 dimension", "[outputs]") {
 TEST_CASE("readNpy: every unreadable file is an Error naming it", "[outputs]") {
   const test::TempDir dir;
   const std::string missing = dir / "none.npy";
-  CHECK(errorOf([&] { readNpy(missing); }) == "cannot read '" + missing + "': no such file");
+  CHECK(test::messageOf<Error>([&] { readNpy(missing); }) == "cannot read '" + missing + "': no such file");
 
   const std::string text = dir.write("text.npy", "hello, not numpy");
-  CHECK(errorOf([&] { readNpy(text); }) == "cannot read '" + text + "': not a NumPy .npy file (version 1)");
+  CHECK(test::messageOf<Error>([&] { readNpy(text); }) == "cannot read '" + text + "': not a NumPy .npy file (version 1)");
 
   const std::string doubles = dir.write(
       "f8.npy", npyBytes("{'descr': '<f8', 'fortran_order': False, 'shape': (1, 2), }", std::string(16, '\0')));
-  CHECK(errorOf([&] { readNpy(doubles); }) == "cannot read '" + doubles + "': expected little-endian float32 in C order");
+  CHECK(test::messageOf<Error>([&] { readNpy(doubles); }) == "cannot read '" + doubles + "': expected little-endian float32 in C order");
 
   const std::string fortran = dir.write(
       "fortran.npy", npyBytes("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }", floatBytes({1, 2, 3, 4})));
-  CHECK(errorOf([&] { readNpy(fortran); }) == "cannot read '" + fortran + "': expected little-endian float32 in C order");
+  CHECK(test::messageOf<Error>([&] { readNpy(fortran); }) == "cannot read '" + fortran + "': expected little-endian float32 in C order");
 
   const std::string cube = dir.write("cube.npy", npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 1, 2), }",
                                                           floatBytes({1, 2, 3, 4})));
-  CHECK(errorOf([&] { readNpy(cube); }) == "cannot read '" + cube + "': expected a 2-D array");
+  CHECK(test::messageOf<Error>([&] { readNpy(cube); }) == "cannot read '" + cube + "': expected a 2-D array");
 
   const std::string truncated = dir.write(
       "short.npy", npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", floatBytes({1, 2, 3})));
-  CHECK(errorOf([&] { readNpy(truncated); }) == "cannot read '" + truncated + "': truncated data");
+  CHECK(test::messageOf<Error>([&] { readNpy(truncated); }) == "cannot read '" + truncated + "': truncated data");
 
   // A header whose shape makes no sense is the file's error too, not an exception of the parser.
   for (const char* shape : {"'shape': 5", "'shape': (a, 2)", "'shape': (-2, 3)", "'shape': (2, 3x)", "'shape': (2,"}) {
     const std::string bad = dir.write(
         "bad.npy", npyBytes(std::string("{'descr': '<f4', 'fortran_order': False, ") + shape + ", }", floatBytes({1, 2})));
     INFO(shape);
-    CHECK(errorOf([&] { readNpy(bad); }) == "cannot read '" + bad + "': malformed .npy header field 'shape'");
+    CHECK(test::messageOf<Error>([&] { readNpy(bad); }) == "cannot read '" + bad + "': malformed .npy header field 'shape'");
   }
   // A shape beyond the file's data, or beyond the image size limit, is reported before anything is
   // allocated for it.
   const std::string beyond = dir.write(
       "beyond.npy", npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (2000, 3000), }", floatBytes({1})));
-  CHECK(errorOf([&] { readNpy(beyond); }) == "cannot read '" + beyond + "': truncated data");
+  CHECK(test::messageOf<Error>([&] { readNpy(beyond); }) == "cannot read '" + beyond + "': truncated data");
   const std::string huge = dir.write(
       "huge.npy", npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (200000, 300000), }", floatBytes({1})));
-  CHECK_THAT(errorOf([&] { readNpy(huge); }), Catch::Contains("'" + huge + "' is 300000x200000") &&
+  CHECK_THAT(test::messageOf<Error>([&] { readNpy(huge); }), Catch::Contains("'" + huge + "' is 300000x200000") &&
                                                   Catch::Contains("more than the limit of"));
 }
 

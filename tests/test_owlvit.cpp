@@ -18,6 +18,7 @@
 #include "samcli/model.hpp"
 #include "samcli/owlvit.hpp"
 #include "support/temp_dir.hpp"
+#include "support/message_of.hpp"
 
 using namespace samcli;
 namespace fs = std::filesystem;
@@ -42,16 +43,6 @@ void requireBox(const BoxXyxy& b, double x0, double y0, double x1, double y1) {
   CHECK(b.y1 == Approx(y1).margin(1e-3));
 }
 
-template <typename F>
-std::string usageErrorOf(F&& f) {
-  try {
-    f();
-  } catch (const UsageError& e) {
-    return e.what();
-  }
-  FAIL("no UsageError");
-  return "";
-}
 
 const ClipTokenizer& tokenizer() {
   static const ClipTokenizer instance = ClipTokenizer::fromBpeFile(
@@ -190,21 +181,21 @@ TEST_CASE("splitQueries splits on commas and rejects queries with nothing to loo
   CHECK(splitQueries("\xF0\x9F\x90\xB6", "--text") == std::vector<std::string>{"\xF0\x9F\x90\xB6"});  // an emoji
   CHECK(joinQueries(splitQueries(" dog ,person", "--text")) == "dog, person");
 
-  const std::string empty = usageErrorOf([] { splitQueries("", "--text"); });
+  const std::string empty = test::messageOf<UsageError>([] { splitQueries("", "--text"); });
   CHECK(empty.find("--text '' has no query") != std::string::npos);
   CHECK_THROWS_AS(splitQueries(" , ,", "--text"), UsageError);
-  const std::string punctuation = usageErrorOf([] { splitQueries("dog, ???", "--text"); });
+  const std::string punctuation = test::messageOf<UsageError>([] { splitQueries("dog, ???", "--text"); });
   CHECK(punctuation == "query '\?\?\?' in --text is only punctuation: nothing to look for");
 }
 
 TEST_CASE("splitQueries rejects text that is not UTF-8 before any model runs", "[owlvit]") {
   // Was "internal error: [json.exception.type_error.316]" after both models had run.
-  CHECK(usageErrorOf([] { splitQueries("\xc3\x28 cat, dog", "--text"); }) ==
+  CHECK(test::messageOf<UsageError>([] { splitQueries("\xc3\x28 cat, dog", "--text"); }) ==
         "query '\\xc3( cat' in --text is not valid UTF-8");
-  CHECK(usageErrorOf([] { splitQueries("dog, \xed\xa0\x80", "--text"); }) ==
+  CHECK(test::messageOf<UsageError>([] { splitQueries("dog, \xed\xa0\x80", "--text"); }) ==
         "query '\\xed\\xa0\\x80' in --text is not valid UTF-8");  // a UTF-16 surrogate
   std::istringstream in("dog\ncat \xff\n");
-  CHECK(usageErrorOf([&] { readQuerySets(in, "q.txt"); }) ==
+  CHECK(test::messageOf<UsageError>([&] { readQuerySets(in, "q.txt"); }) ==
         "query 'cat \\xff' in --queries-from 'q.txt' line 2 is not valid UTF-8");
 }
 
@@ -222,9 +213,9 @@ TEST_CASE("readQuerySets: one set per non-blank line", "[owlvit]") {
   CHECK(sets[2] == std::vector<std::string>{"red car"});
 
   std::istringstream blank("\n \n");
-  CHECK(usageErrorOf([&] { readQuerySets(blank, "q.txt"); }).find("'q.txt' has no queries") != std::string::npos);
+  CHECK(test::messageOf<UsageError>([&] { readQuerySets(blank, "q.txt"); }).find("'q.txt' has no queries") != std::string::npos);
   std::istringstream bad("dog\n!!\n");
-  CHECK(usageErrorOf([&] { readQuerySets(bad, "q.txt"); }).find("'q.txt' line 2") != std::string::npos);
+  CHECK(test::messageOf<UsageError>([&] { readQuerySets(bad, "q.txt"); }).find("'q.txt' line 2") != std::string::npos);
 }
 
 TEST_CASE("tokenizeQueries packs one row per query and reports truncation", "[owlvit]") {
@@ -247,7 +238,7 @@ TEST_CASE("tokenizeQueries packs one row per query and reports truncation", "[ow
   CHECK(tokens.truncated == std::vector<std::string>{long_query});
 
   // Control characters pass splitQueries but tokenize to nothing.
-  const std::string message = usageErrorOf([&] { tokenizeQueries(tokenizer(), {"\x01"}, manifest); });
+  const std::string message = test::messageOf<UsageError>([&] { tokenizeQueries(tokenizer(), {"\x01"}, manifest); });
   CHECK(message.find("query '\x01'") == 0);
 }
 
