@@ -4,6 +4,7 @@
 #include <chrono>
 #include <filesystem>
 #include <istream>
+#include <limits>
 #include <optional>
 #include <ostream>
 
@@ -14,6 +15,7 @@
 #include "samcli/outputs.hpp"
 #include "samcli/prompt_file.hpp"
 #include "samcli/prompted.hpp"
+#include "samcli/text_input.hpp"
 
 namespace fs = std::filesystem;
 
@@ -81,27 +83,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using ojson = nlohmann::ordered_json;
-
-// A line longer than this is not a prompt (a runaway writer, or binary data): refused, not buffered.
-constexpr size_t kMaxLineBytes = 1 << 20;
-
-// Reads one line of at most kMaxLineBytes; a longer one is consumed and reported as `tooLong`.
-bool readBoundedLine(std::istream& in, std::string& line, bool& tooLong) {
-  line.clear();
-  tooLong = false;
-  char c;
-  bool any = false;
-  while (in.get(c)) {
-    any = true;
-    if (c == '\n') return true;
-    if (line.size() < kMaxLineBytes) {
-      line.push_back(c);
-    } else {
-      tooLong = true;
-    }
-  }
-  return any;
-}
 
 // The session's own fields, taken off a line before the rest is read as a prompt-file entry.
 struct LineControls {
@@ -180,15 +161,16 @@ ojson answerFor(PromptSession& session, ojson object, const SessionOptions& opti
 }  // namespace
 
 void runSessionProtocol(PromptSession& session, std::istream& in, std::ostream& out, const SessionOptions& options) {
+  // One prompt per line, as a JSONL prompt record; a session may run for any number of lines.
+  LineReader lines(in, "standard input", kMaxRecordLineBytes, std::numeric_limits<size_t>::max());
   std::string line;
-  bool tooLong = false;
-  for (size_t number = 1; readBoundedLine(in, line, tooLong); ++number) {
+  while (lines.next(line)) {
+    const size_t number = lines.lineNumber();
     const Clock::time_point start = Clock::now();
     if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (!tooLong && line.find_first_not_of(" \t") == std::string::npos) continue;
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;
     ojson answer;
     try {
-      if (tooLong) throw Error("line longer than " + std::to_string(kMaxLineBytes) + " bytes");
       ojson object;
       try {
         object = ojson::parse(line);

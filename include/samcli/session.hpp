@@ -71,6 +71,8 @@ bool defaultMultimask(const std::vector<Prompt>& prompts);
 //         "best": i, "seconds": s[, "saved": folder]}
 //        or, for a line that cannot be served, {"line": N, "error": "..."}; the session goes on.
 // Returns at the end of `in`. `seconds` is the time from reading the line to writing its answer.
+// Throws Error for a line longer than a prompt record may be (text_input.hpp), or when the answer
+// cannot be written: the session ends there.
 struct SessionOptions {
   std::string outDir = "out";  // where "save" writes
 };

@@ -119,6 +119,14 @@ class SessionTest(ToolTestCase):
         self.assertTrue(all("error" not in a for a in answers))
         self.assertEqual(proc.stderr.count("error"), 0)
 
+    def test_a_runaway_line_ends_the_session_with_one_error(self):
+        proc, answers = self.session([{"image": self.scene, "points": [DISK]}, "x" * (17 << 20)], check=False)
+        self.assertEqual(proc.returncode, 1)
+        self.assertEqual([a["line"] for a in answers], [1])  # what came before was answered
+        errors = [l for l in proc.stderr.splitlines() if ": error: " in l]
+        self.assertEqual(len(errors), 1, proc.stderr)
+        self.assertIn("standard input line 2 is longer than", errors[0])
+
     def test_session_excludes_images_and_stdout_outputs(self):
         for extra in ([self.scene], ["--jsonl"], ["--json", "-"], ["--point", "1,1"]):
             proc = run_tool("sam-point", "--session", *extra, "--model", SAM_FIXTURE, check=False)
