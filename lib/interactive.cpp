@@ -13,7 +13,6 @@
 #include "samcli/error.hpp"
 #include "samcli/log.hpp"
 #include "samcli/outputs.hpp"
-#include "samcli/prompted.hpp"
 
 namespace fs = std::filesystem;
 
