@@ -12,6 +12,7 @@
 
 #include "samcli/error.hpp"
 #include "samcli/image_io.hpp"
+#include "samcli/json_input.hpp"
 #include "samcli/outputs.hpp"
 #include "samcli/prompt_file.hpp"
 #include "samcli/prompted.hpp"
@@ -102,7 +103,7 @@ LineControls takeControls(ojson& object) {
   for (const char* key : {"multimask", "refine"}) {
     const ojson value = take(key);
     if (value.is_null()) continue;
-    if (!value.is_boolean()) throw Error(std::string("\"") + key + "\" must be true or false, got " + value.dump());
+    if (!value.is_boolean()) throw Error(std::string("\"") + key + "\" must be true or false, got " + jsonSnippet(value));
     (std::string(key) == "refine" ? c.refine : c.multimask.emplace()) = value.get<bool>();
   }
   const ojson save = take("save");
@@ -112,16 +113,16 @@ LineControls takeControls(ojson& object) {
     c.save = true;
     c.saveName = save.get<std::string>();
     if (c.saveName.empty() || c.saveName.find('/') != std::string::npos || c.saveName == "." || c.saveName == "..") {
-      throw Error("\"save\" must be a folder name without '/', got " + save.dump());
+      throw Error("\"save\" must be a folder name without '/', got " + jsonSnippet(save));
     }
   } else if (!save.is_null()) {
-    throw Error("\"save\" must be true or a folder name, got " + save.dump());
+    throw Error("\"save\" must be true or a folder name, got " + jsonSnippet(save));
   }
   return c;
 }
 
 ojson answerFor(PromptSession& session, ojson object, const SessionOptions& options, size_t number) {
-  if (!object.is_object()) throw Error("expected an object {\"image\": ..., \"points\": ...}, got " + object.dump());
+  if (!object.is_object()) throw Error("expected an object {\"image\": ..., \"points\": ...}, got " + jsonSnippet(object));
   const ojson echo = object;
   const LineControls controls = takeControls(object);
   if (!object.contains("image")) {
