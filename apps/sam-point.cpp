@@ -62,7 +62,7 @@ struct PointOptions {
 
 // As SamPredictor's guidance: one ambiguous click -> 3 candidates; several clicks -> 1 mask.
 bool useMultimask(const PointOptions& o, const Prompt& prompt) {
-  return o.multimask || (!o.single && prompt.points.size() == 1);
+  return o.multimask || (!o.single && defaultMultimask({prompt}));
 }
 
 // The clicks of --point, --neg and --points. Throws UsageError when there is no foreground click.
