@@ -95,7 +95,7 @@ std::map<std::string, Prompt> promptsFromFile(const PromptFile& file) {
 }
 
 // One image, one prompt: every candidate (or the single mask) with its overlay and best logits.
-ImageOutcome segment(Predictor& predictor, const CommonOptions& common, const InputImage& input,
+ImageOutcome segment(Predictor& predictor, const InputImage& input,
                      const cv::Mat& rgb, const Prompt& prompt, bool multimask) {
   checkPromptInside(prompt, rgb.size(), input.path);
   predictor.setImage(rgb);
@@ -218,14 +218,14 @@ int main(int argc, char** argv) {
       Predictor predictor(loadSamModel(resolveModelDir(common.model), common.runtime));
       return processImages(common, inputs, [&](const InputImage& input, const cv::Mat& rgb) {
         const Prompt& prompt = prompts.at(input.path);
-        return segment(predictor, common, input, rgb, prompt, useMultimask(o, prompt));
+        return segment(predictor, input, rgb, prompt, useMultimask(o, prompt));
       });
     }
     const Prompt prompt = promptFromOptions(o);
     const std::vector<InputImage> inputs = resolveInputs(common);
     Predictor predictor(loadSamModel(resolveModelDir(common.model), common.runtime));
     return processImages(common, inputs, [&](const InputImage& input, const cv::Mat& rgb) {
-      return segment(predictor, common, input, rgb, prompt, useMultimask(o, prompt));
+      return segment(predictor, input, rgb, prompt, useMultimask(o, prompt));
     });
   });
 }
