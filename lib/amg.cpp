@@ -85,7 +85,7 @@ Rle encodeUncropped(const cv::Mat& cropMask, const std::array<int, 4>& crop, cv:
 }
 
 struct CropContext {
-  torch::Tensor embedding;
+  PreparedEmbedding image;
   cv::Size cropSize;
   cv::Size inputSize;
   std::array<int, 4> cropBox;
@@ -106,29 +106,40 @@ MaskCandidates processBatch(const SamModel& model, const AmgOptions& o, const Cr
   }
   const auto batch = static_cast<int64_t>(points.size());
   auto start = Clock::now();
-  const DecoderOutput out = model.decode(crop.embedding, torch::tensor(coords).view({batch, 2, 2}),
-                                         torch::tensor(codes).view({batch, 2}), torch::Tensor(), true);
-  const torch::Tensor lowRes = out.lowResLogits.flatten(0, 1);  // [3B, L, L], point-major like the official
-  const torch::Tensor iou = out.iouPredictions.flatten(0, 1).to(torch::kCPU).contiguous();
-  const int64_t perPoint = out.lowResLogits.size(1);
-  t.decoderSeconds += secondsSince(start);
-  start = Clock::now();
+  const DecodedPrompts decoded = model.decode(crop.image, torch::tensor(coords).view({batch, 2, 2}),
+                                              torch::tensor(codes).view({batch, 2}), torch::Tensor(), true);
+  const torch::Tensor iou = decoded.iouPredictions.flatten(0, 1).to(torch::kCPU).contiguous();  // point-major
+  const int64_t perPoint = decoded.iouPredictions.size(1);
   t.candidates += static_cast<int>(iou.size(0));
 
-  // Filter by predicted IoU before any upscaling: the official generator upscales every candidate.
+  // Filter by predicted IoU before computing any mask: the official generator computes and
+  // upscales every candidate.
   std::vector<int64_t> survivors;
+  std::vector<int64_t> survivingPoints;  // the points of the survivors, each once
   const float* iouData = iou.data_ptr<float>();
   for (int64_t i = 0; i < iou.size(0); ++i) {
-    if (o.predIouThresh <= 0.0 || iouData[i] > o.predIouThresh) survivors.push_back(i);
+    if (o.predIouThresh > 0.0 && !(iouData[i] > o.predIouThresh)) continue;
+    survivors.push_back(i);
+    if (survivingPoints.empty() || survivingPoints.back() != i / perPoint) survivingPoints.push_back(i / perPoint);
   }
   t.upscaled += static_cast<int>(survivors.size());
+  // [points kept * perPoint, L, L]: row r * perPoint + c is candidate c of survivingPoints[r].
+  const torch::Tensor lowRes =
+      survivingPoints.empty() ? torch::Tensor() : model.lowResLogits(decoded, torch::tensor(survivingPoints)).flatten(0, 1);
+  std::vector<int64_t> rows;
+  for (int64_t i : survivors) {
+    const auto r = std::lower_bound(survivingPoints.begin(), survivingPoints.end(), i / perPoint) - survivingPoints.begin();
+    rows.push_back(int64_t(r) * perPoint + i % perPoint);
+  }
+  t.decoderSeconds += secondsSince(start);
+  start = Clock::now();
 
   MaskCandidates data;
   torch::InferenceMode guard;
   for (size_t first = 0; first < survivors.size(); first += kUpscaleChunk) {
     const size_t last = std::min(survivors.size(), first + kUpscaleChunk);
     const std::vector<int64_t> chunk(survivors.begin() + first, survivors.begin() + last);
-    const torch::Tensor index = torch::tensor(chunk).to(lowRes.device());
+    const torch::Tensor index = torch::tensor(std::vector<int64_t>(rows.begin() + first, rows.begin() + last)).to(lowRes.device());
     const torch::Tensor logits =
         model.upscaleLogits(lowRes.index_select(0, index).unsqueeze(1), crop.inputSize, crop.cropSize).squeeze(1);
     const torch::Tensor stability = stabilityScore(logits, m.maskThreshold, float(o.stabilityScoreOffset)).to(torch::kCPU);
@@ -268,10 +279,10 @@ std::vector<MaskRecord> AutomaticMaskGenerator::generate(const cv::Mat& rgb, Amg
     const cv::Mat cropped = rgb(cv::Rect(b[0], b[1], b[2] - b[0], b[3] - b[1])).clone();
     ctx.cropSize = cropped.size();
     auto start = Clock::now();
-    ctx.embedding = model_->encodeImage(cropped, &ctx.inputSize);
+    ctx.image = model_->prepare(model_->encodeImage(cropped, &ctx.inputSize));
     t.encoderSeconds += secondsSince(start);
     if (wholeImageEmbedding && crop.layer == 0) {
-      copyEmbedding(ctx.embedding, ctx.inputSize, model_->manifest().imageSize, *wholeImageEmbedding);
+      copyEmbedding(ctx.image.embedding, ctx.inputSize, model_->manifest().imageSize, *wholeImageEmbedding);
     }
 
     // Grid points scaled to this crop's pixels (official: grid * [w, h]).

@@ -96,8 +96,9 @@ constexpr int64_t kMaxTextLength = 4096;
 
 std::string where(const std::string& dir) { return "model manifest '" + manifestPath(dir) + "'"; }
 
-// The manifest's JSON, checked to be `format` (described as `what`) version 1.
-nlohmann::json readManifestJson(const std::string& dir, const std::string& format, const std::string& what) {
+// The manifest's JSON, checked to be `format` (described as `what`) of a version from 1 to maxVersion.
+nlohmann::json readManifestJson(const std::string& dir, const std::string& format, const std::string& what,
+                                int maxVersion) {
   const std::string path = manifestPath(dir);
   std::error_code ec;
   if (!fs::exists(path, ec)) {
@@ -111,8 +112,9 @@ nlohmann::json readManifestJson(const std::string& dir, const std::string& forma
                 (format_ == j.end() ? std::string("missing") : jsonSnippet(*format_)) + ")");
   }
   const int64_t version = jsonInteger(j, "format_version", where(dir), 0, INT32_MAX);
-  if (version != 1) {
-    throw Error(where(dir) + " has format_version " + std::to_string(version) + "; this samcli reads version 1");
+  if (version < 1 || version > maxVersion) {
+    throw Error(where(dir) + " has format_version " + std::to_string(version) + "; this samcli reads " +
+                (maxVersion == 1 ? std::string("version 1") : "versions 1 to " + std::to_string(maxVersion)));
   }
   return j;
 }
@@ -173,11 +175,11 @@ std::string resolveDetectorDir(const std::string& dirOrName, const std::string& 
 }
 
 SamManifest readSamManifest(const std::string& dir) {
-  const nlohmann::json j = readManifestJson(dir, "samcli-sam", "a SAM model");
+  const nlohmann::json j = readManifestJson(dir, "samcli-sam", "a SAM model", kSamFormatVersion);
   const std::string w = where(dir);
   SamManifest m;
   m.directory = dir;
-  m.formatVersion = 1;
+  m.formatVersion = int(j.at("format_version").get<int64_t>());
   m.modelType = jsonString(j, "model_type", w);
   m.imageSize = int(jsonInteger(j, "image_size", w, 1, kMaxModelSide));
   m.pixelMean = numbers<3, float>(j, "pixel_mean", w, -1e6, 1e6);
@@ -192,7 +194,7 @@ SamManifest readSamManifest(const std::string& dir) {
 }
 
 OwlVitManifest readOwlVitManifest(const std::string& dir) {
-  const nlohmann::json j = readManifestJson(dir, "samcli-owlvit", "an OWL-ViT detector");
+  const nlohmann::json j = readManifestJson(dir, "samcli-owlvit", "an OWL-ViT detector", 1);
   const std::string w = where(dir);
   OwlVitManifest m;
   m.directory = dir;

@@ -11,7 +11,7 @@ namespace samcli {
 
 struct Predictor::Impl {
   std::shared_ptr<SamModel> model;
-  torch::Tensor embedding;  // [1,C,h,w]; undefined until setImage
+  PreparedEmbedding image;  // embedding undefined until setImage
   cv::Size originalSize;
   cv::Size inputSize;
 };
@@ -26,10 +26,10 @@ Predictor& Predictor::operator=(Predictor&&) noexcept = default;
 void Predictor::setImage(const cv::Mat& rgb) {
   if (rgb.empty() || rgb.type() != CV_8UC3) throw Error("setImage expects a non-empty 8-bit RGB image");
   impl_->originalSize = rgb.size();
-  impl_->embedding = impl_->model->encodeImage(rgb, &impl_->inputSize);
+  impl_->image = impl_->model->prepare(impl_->model->encodeImage(rgb, &impl_->inputSize));
 }
 
-bool Predictor::isImageSet() const { return impl_->embedding.defined(); }
+bool Predictor::isImageSet() const { return impl_->image.embedding.defined(); }
 cv::Size Predictor::originalSize() const { return impl_->originalSize; }
 cv::Size Predictor::inputSize() const { return impl_->inputSize; }
 const SamModel& Predictor::model() const { return *impl_->model; }
@@ -91,16 +91,17 @@ std::vector<std::vector<MaskPrediction>> Predictor::decodeChunk(const std::vecto
   torch::Tensor maskT;
   if (!maskInputs.empty()) maskT = torch::tensor(maskInputs).view({batch, 1, low, low});
 
-  const DecoderOutput out = impl_->model->decode(impl_->embedding, coordT, codeT, maskT, multimask);
-  const torch::Tensor lowCpu = out.lowResLogits.to(torch::kCPU).contiguous();
-  const torch::Tensor iouCpu = out.iouPredictions.to(torch::kCPU).contiguous();
+  const DecodedPrompts decoded = impl_->model->decode(impl_->image, coordT, codeT, maskT, multimask);
+  const torch::Tensor lowRes = impl_->model->lowResLogits(decoded);
+  const torch::Tensor lowCpu = lowRes.to(torch::kCPU).contiguous();
+  const torch::Tensor iouCpu = decoded.iouPredictions.to(torch::kCPU).contiguous();
 
   std::vector<std::vector<MaskPrediction>> results(prompts.size());
   for (int64_t b = 0; b < batch; ++b) {
     // One prompt at a time: full-resolution logits of a large image are ~50 MB per mask.
     torch::InferenceMode guard;
     const torch::Tensor logits =
-        impl_->model->upscaleLogits(out.lowResLogits.slice(0, b, b + 1), impl_->inputSize, impl_->originalSize)[0];
+        impl_->model->upscaleLogits(lowRes.slice(0, b, b + 1), impl_->inputSize, impl_->originalSize)[0];
     const torch::Tensor stability = stabilityScore(logits, manifest.maskThreshold, 1.0f).to(torch::kCPU);
     const torch::Tensor binary = logits > manifest.maskThreshold;
     for (int64_t c = 0; c < logits.size(0); ++c) {

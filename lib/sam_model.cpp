@@ -83,25 +83,71 @@ torch::Tensor SamModel::encodeImage(const cv::Mat& rgb, cv::Size* inputSize) con
   return embedding;
 }
 
-DecoderOutput SamModel::decode(const torch::Tensor& embedding, const torch::Tensor& coords, const torch::Tensor& labels,
-                               const torch::Tensor& maskInput, bool multimask) const {
+PreparedEmbedding SamModel::prepare(const torch::Tensor& embedding) const {
+  PreparedEmbedding prepared{embedding, {}};
+  if (manifest_.formatVersion >= 2) {
+    torch::InferenceMode guard;
+    prepared.decoderContext = decoder_.get_method("prepare")({embedding});
+  }
+  return prepared;
+}
+
+DecodedPrompts SamModel::decode(const PreparedEmbedding& image, const torch::Tensor& coords,
+                                const torch::Tensor& labels, const torch::Tensor& maskInput, bool multimask) const {
   torch::InferenceMode guard;
+  using torch::indexing::None;
+  using torch::indexing::Slice;
+  // The decoder returns all four outputs; the official MaskDecoder keeps 1..3 for multimask output
+  // and output 0 otherwise.
+  const auto candidates = multimask ? Slice(1, None) : Slice(0, 1);
+  const bool hasMask = maskInput.defined();
+  DecodedPrompts decoded;
+  if (manifest_.formatVersion >= 2) {
+    const torch::IValue mask = hasMask ? torch::IValue(maskInput.to(device_)) : torch::IValue();
+    const auto out = decoder_.get_method("decode")({image.decoderContext, coords.to(device_), labels.to(device_), mask})
+                         .toTuple();
+    decoded.iouPredictions = out->elements()[0].toTensor().index({Slice(), candidates});
+    decoded.hypernetwork = out->elements()[1].toTensor().index({Slice(), candidates});
+    decoded.imageSide = out->elements()[2].toTensor();
+    return decoded;
+  }
   const int64_t low = manifest_.lowResMaskSize;
   const auto fopts = torch::TensorOptions().dtype(torch::kFloat32).device(device_);
-  const bool hasMask = maskInput.defined();
   // Without a mask input one zero mask broadcasts over the batch: the decoder then skips
   // downscaling B empty masks into a [B,256,64,64] tensor it would discard (same outputs, bit for bit).
   const torch::Tensor mask = hasMask ? maskInput.to(device_) : torch::zeros({1, 1, low, low}, fopts);
   const torch::Tensor hasMaskFlag = torch::full({1}, hasMask ? 1.0f : 0.0f, fopts);
-  const auto out = decoder_.forward({embedding, coords.to(device_), labels.to(device_), mask, hasMaskFlag}).toTuple();
-  torch::Tensor masks = out->elements()[0].toTensor();
-  torch::Tensor iou = out->elements()[1].toTensor();
-  // The decoder returns all four outputs; the official MaskDecoder keeps 1..3 for multimask output
-  // and output 0 otherwise.
-  using torch::indexing::None;
-  using torch::indexing::Slice;
-  if (multimask) return {masks.index({Slice(), Slice(1, None)}), iou.index({Slice(), Slice(1, None)})};
-  return {masks.index({Slice(), Slice(0, 1)}), iou.index({Slice(), Slice(0, 1)})};
+  const auto out =
+      decoder_.forward({image.embedding, coords.to(device_), labels.to(device_), mask, hasMaskFlag}).toTuple();
+  decoded.lowResLogits = out->elements()[0].toTensor().index({Slice(), candidates});
+  decoded.iouPredictions = out->elements()[1].toTensor().index({Slice(), candidates});
+  return decoded;
+}
+
+torch::Tensor SamModel::lowResLogits(const DecodedPrompts& decoded, const torch::Tensor& prompts) const {
+  torch::InferenceMode guard;
+  if (decoded.lowResLogits.defined()) {
+    return prompts.defined() ? decoded.lowResLogits.index_select(0, prompts.to(device_)) : decoded.lowResLogits;
+  }
+  // Upscaling takes ~30 MB of intermediates per prompt: a few prompts at a time bound the memory of
+  // a 64-prompt batch without making the matrix products small.
+  constexpr int64_t kUpscaleChunk = 8;
+  const torch::Tensor index = prompts.defined() ? prompts.to(device_)
+                                                : torch::arange(decoded.imageSide.size(0), torch::TensorOptions()
+                                                                                                .dtype(torch::kInt64)
+                                                                                                .device(device_));
+  std::vector<torch::Tensor> parts;
+  for (int64_t first = 0; first < index.size(0); first += kUpscaleChunk) {
+    const torch::Tensor chunk = index.slice(0, first, first + kUpscaleChunk);
+    parts.push_back(decoder_.get_method("upscale")({decoded.imageSide.index_select(0, chunk),
+                                                     decoded.hypernetwork.index_select(0, chunk)})
+                        .toTensor());
+  }
+  if (parts.empty()) {
+    const int64_t low = manifest_.lowResMaskSize;
+    return torch::empty({0, decoded.hypernetwork.size(1), low, low}, torch::TensorOptions().device(device_));
+  }
+  return parts.size() == 1 ? parts.front() : torch::cat(parts);
 }
 
 torch::Tensor SamModel::upscaleLogits(const torch::Tensor& lowRes, cv::Size inputSize, cv::Size originalSize) const {

@@ -17,9 +17,20 @@
 
 namespace samcli {
 
-struct DecoderOutput {
-  torch::Tensor lowResLogits;   // [B, C, L, L] float, C = 3 (multimask) or 1
-  torch::Tensor iouPredictions; // [B, C] float
+// An image embedding made ready for decoding: with a format-2 decoder, also the prompt-independent
+// part of the decoder's first layer, computed once per image instead of once per prompt.
+struct PreparedEmbedding {
+  torch::Tensor embedding;       // [1,C,h,w]
+  torch::IValue decoderContext;  // format 2 only: what the decoder's prepare() returned
+};
+
+// Decoded prompts: the scores of every candidate mask, and what lowResLogits() needs to produce the
+// masks, so that callers filtering by predicted IoU compute only the masks they keep.
+struct DecodedPrompts {
+  torch::Tensor iouPredictions;  // [B, C] float, C = 3 (multimask) or 1
+  torch::Tensor lowResLogits;    // format 1: [B, C, L, L]
+  torch::Tensor imageSide;       // format 2: [B, HW, channels], the transformer's image output
+  torch::Tensor hypernetwork;    // format 2: [B, C, channels/8], the mask tokens' weights
 };
 
 class SamModel {
@@ -38,11 +49,16 @@ class SamModel {
   // preprocess + encode, through the embedding cache when one is configured.
   torch::Tensor encodeImage(const cv::Mat& rgb, cv::Size* inputSize) const;
 
+  PreparedEmbedding prepare(const torch::Tensor& embedding) const;
+
   // Decodes prompts already in the resized frame. coords [B,N,2], labels [B,N] with the codes of
   // docs/model-format.md (1 fg, 0 bg, -1 padding, 2/3 box corners). maskInput: [B,1,L,L] or
   // undefined.
-  DecoderOutput decode(const torch::Tensor& embedding, const torch::Tensor& coords, const torch::Tensor& labels,
-                       const torch::Tensor& maskInput, bool multimask) const;
+  DecodedPrompts decode(const PreparedEmbedding& image, const torch::Tensor& coords, const torch::Tensor& labels,
+                        const torch::Tensor& maskInput, bool multimask) const;
+  // The low-resolution mask logits [k, C, L, L] of the prompts at `prompts` (int64 [k]; undefined =
+  // all, in order).
+  torch::Tensor lowResLogits(const DecodedPrompts& decoded, const torch::Tensor& prompts = {}) const;
 
   // Official postprocess_masks: bilinear upscale of low-res logits to the padded SxS frame, crop
   // to inputSize, bilinear resize to originalSize. [B,C,L,L] -> [B,C,H,W] float logits.

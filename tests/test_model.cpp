@@ -41,6 +41,9 @@ TEST_CASE("readSamManifest validates every field with its range", "[model]") {
   };
   dir.write("m/manifest.json", kSam.dump());
   CHECK(readSamManifest(model).lowResMaskSize == 256);
+  CHECK(readSamManifest(model).formatVersion == 1);
+  CHECK(errorWith("format_version", 2) == "(no error)");
+  CHECK(readSamManifest(model).formatVersion == 2);
   // low_res_mask_size 0 ended in an OpenCV assertion, pixel_std 0 divided by zero, image_size 1e6
   // asked for terabytes.
   CHECK(errorWith("low_res_mask_size", 0) ==
@@ -55,7 +58,8 @@ TEST_CASE("readSamManifest validates every field with its range", "[model]") {
   CHECK(errorWith("model_type", nlohmann::json(nlohmann::json::value_t::discarded)) ==
         where + ": field \"model_type\" is missing");
   CHECK(errorWith("files", {{"image_encoder", "e.pt"}}) == where + " \"files\": field \"prompt_decoder\" is missing");
-  CHECK(errorWith("format_version", 2) == where + " has format_version 2; this samcli reads version 1");
+  CHECK(errorWith("format_version", 3) == where + " has format_version 3; this samcli reads versions 1 to 2");
+  CHECK(errorWith("format_version", 0) == where + " has format_version 0; this samcli reads versions 1 to 2");
   CHECK(errorWith("format", "samcli-owlvit") == where + " is not a SAM model (format \"samcli-owlvit\")");
   dir.write("m/manifest.json", std::string(200, '[') + std::string(200, ']'));
   CHECK_THROWS_WITH(readSamManifest(model), where + ": malformed JSON at line 1, column 65: nested deeper than 64 levels");

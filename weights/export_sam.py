@@ -6,11 +6,12 @@
 
 The directory follows docs/model-format.md:
 
-  manifest.json       format "samcli-sam" v1, preprocessing constants read from the model
-  image_encoder.pt    TorchScript: x [1,3,S,S] normalised + zero-padded -> embedding [1,C,H,W]
-  prompt_decoder.pt   TorchScript: (image_embeddings [1,C,H,W], point_coords [B,N,2],
-                      point_labels [B,N], mask_input [B,1,M,M], has_mask_input [1])
-                      -> (low_res_masks [B,4,M,M], iou_predictions [B,4])
+  manifest.json       format "samcli-sam" v2, preprocessing constants read from the model
+  image_encoder.pt    TorchScript (traced): x [1,3,S,S] normalised + zero-padded -> embedding [1,C,H,W]
+  prompt_decoder.pt   TorchScript (scripted sam_prompt_decoder.SamPromptDecoder): prepare(embedding),
+                      decode(context, point_coords [B,N,2], point_labels [B,N], mask_input or None)
+                      -> (iou_predictions [B,4], hypernetwork weights, image side), upscale(...)
+                      -> low_res_masks; and the version-1 forward(), all four outputs
 
 (S=1024, C=256, H=W=64, M=256 for every official SAM.)
 
@@ -22,9 +23,10 @@ image_encoder / prompt_encoder / mask_decoder), such as MobileSAM's `mobile_sam`
 python3-torch and libtorch-dev, both 1.13): TorchScript archives are not reliably readable by an
 older LibTorch.
 
-After tracing, both modules are run again and compared with the eager official modules
+After export, both files are loaded again and compared with the eager official modules
 (prompt decoder: several batch sizes B and point counts N, with and without a box and a mask input),
-so a trace that baked in a shape fails the export instead of failing later in samcli.
+so a trace that baked in a shape, or a decoder that computes anything else, fails the export
+instead of failing later in samcli.
 Use --skip-encoder-check to save the extra encoder passes (~20 s each for vit_b on 2 CPU cores,
 several minutes for vit_h).
 """
@@ -38,7 +40,7 @@ import warnings
 from export_common import ExportError, logger, run_main, write_manifest, write_model_dir
 
 FORMAT = "samcli-sam"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MODEL_TYPES = ("vit_b", "vit_l", "vit_h")
 
 # sha256 of Meta's released checkpoints (dl.fbaipublicfiles.com/segment_anything/), to catch a
@@ -98,61 +100,16 @@ def import_sam_package(name):
 
 
 # ---------------------------------------------------------------------------------- modules
-def make_prompt_decoder_class(torch):
-    """Defined inside a function so that importing this file does not need torch."""
-    nn = torch.nn
-
-    class PromptDecoder(nn.Module):
-        """SAM's prompt encoder + mask decoder behind one fixed tensor interface.
-
-        forward(image_embeddings [1,C,H,W], point_coords [B,N,2] (x,y, resized input frame, no +0.5),
-                point_labels [B,N] (1 fg, 0 bg, -1 padding, 2 box top-left, 3 box bottom-right),
-                mask_input [B,1,4H,4W] low-res logits, has_mask_input [1] (1.0 use, 0.0 ignore))
-          -> (low_res_masks [B,4,4H,4W], iou_predictions [B,4]), all four decoder outputs.
-
-        The sparse embedding equals the official PromptEncoder's bit for bit: the official code
-        adds the label's embedding to the positional encoding with boolean-index assignments,
-        which do not trace to shape-independent graphs; multiplying by 0/1 masks instead gives
-        the same floats, since x*1 = x and x + (+-0) = x exactly.
-        """
-
-        def __init__(self, sam):
-            super().__init__()
-            pe = sam.prompt_encoder
-            self.pe_layer = pe.pe_layer
-            self.input_image_size = tuple(int(s) for s in pe.input_image_size)  # (h, w)
-            self.point_embeddings = pe.point_embeddings  # 0 bg, 1 fg, 2 box tl, 3 box br
-            self.not_a_point_embed = pe.not_a_point_embed
-            self.mask_downscaling = pe.mask_downscaling
-            self.no_mask_embed = pe.no_mask_embed
-            self.mask_decoder = sam.mask_decoder
-            # A buffer rather than get_dense_pe() in forward: the official function creates its grid
-            # with an explicit device, which tracing would freeze to the export device (CPU).
-            with torch.no_grad():
-                self.register_buffer("dense_pe", pe.get_dense_pe().clone())
-
-        def embed_points(self, point_coords, point_labels):
-            """[B,N,2], [B,N] -> sparse embeddings [B,N,C]."""
-            pe = self.pe_layer.forward_with_coords(point_coords + 0.5, self.input_image_size)
-            labels = point_labels.unsqueeze(-1)
-            emb = pe * (labels != -1).to(pe.dtype)
-            emb = emb + (labels == -1).to(pe.dtype) * self.not_a_point_embed.weight
-            for k, table in enumerate(self.point_embeddings):
-                emb = emb + (labels == k).to(pe.dtype) * table.weight
-            return emb
-
-        def embed_mask(self, mask_input, has_mask_input):
-            """[B,1,4H,4W], [1] -> dense embeddings [B,C,H,W]."""
-            has = has_mask_input.reshape(-1, 1, 1, 1)
-            no_mask = self.no_mask_embed.weight.reshape(1, -1, 1, 1)
-            return has * self.mask_downscaling(mask_input) + (1.0 - has) * no_mask
-
-        def forward(self, image_embeddings, point_coords, point_labels, mask_input, has_mask_input):
-            sparse = self.embed_points(point_coords, point_labels)
-            dense = self.embed_mask(mask_input, has_mask_input)
-            return self.mask_decoder.predict_masks(image_embeddings, self.dense_pe, sparse, dense)
-
-    return PromptDecoder
+def build_prompt_decoder(torch, sam):
+    """samcli's prompt decoder (sam_prompt_decoder.py) with the weights of the official modules,
+    scripted (its decode() takes an optional mask input, which tracing cannot express)."""
+    from sam_prompt_decoder import SamPromptDecoder
+    pe = sam.prompt_encoder
+    module = SamPromptDecoder(sam.state_dict(), num_heads=sam.mask_decoder.transformer.num_heads,
+                              input_image_size=tuple(int(s) for s in pe.input_image_size),
+                              embedding_size=tuple(int(s) for s in pe.image_embedding_size),
+                              depth=len(sam.mask_decoder.transformer.layers)).eval()
+    return torch.jit.script(module)
 
 
 # ---------------------------------------------------------------------------------- helpers
@@ -199,14 +156,15 @@ def load_sam(sa, torch, model_type, checkpoint):
     return sam.eval()
 
 
-def random_prompts(torch, gen, batch, npoints, with_box, with_mask, size):
+def random_prompts(torch, gen, batch, npoints, with_box, with_mask, size, low_res):
     """Random prompts in the resized frame, as official arguments and as the samcli point sequence.
 
-    Returns (official_kwargs, coords [B,N,2], labels [B,N], mask_input [B,1,256,256], has_mask [1])."""
+    Returns (official_kwargs, coords [B,N,2], labels [B,N], mask_input [B,1,L,L], has_mask [1]) with
+    L = low_res."""
     nreal = npoints - (2 if with_box else 1)
     pts = torch.rand(batch, nreal, 2, generator=gen) * size
     lbl = (torch.rand(batch, nreal, generator=gen) < 0.6).float()  # mix of fg (1) and bg (0)
-    mask = torch.randn(batch, 1, 256, 256, generator=gen) * 5.0
+    mask = torch.randn(batch, 1, low_res, low_res, generator=gen) * 5.0
     if with_box:
         xy0 = torch.rand(batch, 2, generator=gen) * size * 0.6
         xy1 = xy0 + 16 + torch.rand(batch, 2, generator=gen) * size * 0.4
@@ -224,15 +182,16 @@ def random_prompts(torch, gen, batch, npoints, with_box, with_mask, size):
 
 
 def check_prompt_decoder(torch, sam, decoder, batches=CHECK_BATCHES, npoints=CHECK_POINTS, seed=0):
-    """Compares `decoder` (traced) with the eager official prompt_encoder + mask_decoder for every
+    """Compares `decoder` (as saved) with the eager official prompt_encoder + mask_decoder for every
     (B, N), with and without box / mask input, on random embeddings and prompts. The reference is
     MaskDecoder.predict_masks, i.e. all four planes, of which MaskDecoder.forward returns [1:4]
-    (multimask) or [0:1] (single). Returns the largest absolute difference over masks and IoU
-    predictions; raises ExportError above CHECK_ATOL or on a shape mismatch."""
+    (multimask) or [0:1] (single). forward() runs the decoder's prepare, decode and upscale methods.
+    Returns the largest absolute difference over masks and IoU predictions; raises ExportError above
+    CHECK_ATOL or on a shape mismatch."""
     gen = torch.Generator().manual_seed(seed)
-    emb_shape = (1,) + tuple(decoder.dense_pe.shape[1:])
-    size = float(decoder.input_image_size[0])
     dense_pe = sam.prompt_encoder.get_dense_pe()
+    emb_shape = (1,) + tuple(dense_pe.shape[1:])
+    size = float(sam.prompt_encoder.input_image_size[0])
     worst = 0.0
     for b in batches:
         for n in npoints:
@@ -242,18 +201,18 @@ def check_prompt_decoder(torch, sam, decoder, batches=CHECK_BATCHES, npoints=CHE
                         continue  # mask_downscaling is batch-independent; keep the check quick
                     emb = torch.randn(*emb_shape, generator=gen)
                     official, coords, labels, mask, has = random_prompts(
-                        torch, gen, b, n, with_box, with_mask, size)
+                        torch, gen, b, n, with_box, with_mask, size, 4 * emb_shape[2])
                     masks, iou = decoder(emb, coords, labels, mask, has)
                     sparse, dense = sam.prompt_encoder(**official)
                     ref_m, ref_i = sam.mask_decoder.predict_masks(emb, dense_pe, sparse, dense)
                     if masks.shape != ref_m.shape or iou.shape != ref_i.shape:
-                        raise ExportError("traced prompt decoder returned %s/%s for B=%d N=%d, official %s/%s"
+                        raise ExportError("exported prompt decoder returned %s/%s for B=%d N=%d, official %s/%s"
                                           % (tuple(masks.shape), tuple(iou.shape), b, n,
                                              tuple(ref_m.shape), tuple(ref_i.shape)))
                     diff = max((masks - ref_m).abs().max().item(), (iou - ref_i).abs().max().item())
                     worst = max(worst, diff)
                     if diff > CHECK_ATOL:
-                        raise ExportError("traced prompt decoder disagrees with the official modules for B=%d "
+                        raise ExportError("exported prompt decoder disagrees with the official modules for B=%d "
                                           "N=%d box=%s mask=%s (max |diff| %.3g)" % (b, n, with_box, with_mask, diff))
     return worst
 
@@ -288,7 +247,6 @@ def export(args):
 
     log("loading %s weights" % args.model_type)
     sam = load_sam(sa, torch, args.model_type, args.checkpoint)
-    PromptDecoder = make_prompt_decoder_class(torch)
     image_size = int(sam.prompt_encoder.input_image_size[0])  # the padded square the encoder takes
 
     def populate(tmp):
@@ -304,31 +262,20 @@ def export(args):
             log("image_encoder traced in %.1f s" % (time.time() - t))
 
             t = time.time()
-            decoder_module = PromptDecoder(sam).eval()
-            emb_shape = tuple(decoder_module.dense_pe.shape[1:])  # (C, H, W)
+            emb_shape = tuple(int(v) for v in sam.prompt_encoder.get_dense_pe().shape[1:])  # (C, H, W)
             low_res = 4 * emb_shape[1]
-            example = (torch.randn(1, *emb_shape, generator=gen),
-                       torch.rand(1, 2, 2, generator=gen) * image_size,
-                       torch.tensor([[1.0, -1.0]]),
-                       torch.zeros(1, 1, low_res, low_res),
-                       torch.tensor([0.0]))
-            log("tracing prompt_decoder")
-            decoder = torch.jit.trace(decoder_module, example, check_trace=False)
+            log("scripting prompt_decoder")
             decoder_file = os.path.join(tmp, "prompt_decoder.pt")
-            torch.jit.save(decoder, decoder_file)
-            log("prompt_decoder traced in %.1f s" % (time.time() - t))
+            torch.jit.save(build_prompt_decoder(torch, sam), decoder_file)
+            log("prompt_decoder scripted in %.1f s" % (time.time() - t))
 
-            # Check the files as saved, i.e. what LibTorch will load.
+            # Check the file as saved, i.e. what LibTorch will load.
             t = time.time()
             decoder = torch.jit.load(decoder_file)
             log("checking prompt_decoder against the official modules (B in %s, N in %s)"
                 % (list(args.check_batches), list(CHECK_POINTS)))
-            worst = check_prompt_decoder(torch, sam, _Checked(decoder, decoder_module), batches=args.check_batches)
+            worst = check_prompt_decoder(torch, sam, decoder, batches=args.check_batches)
             log("prompt_decoder ok: max |diff| %.3g (%.1f s)" % (worst, time.time() - t))
-            masks, _ = decoder(*example)
-            if tuple(masks.shape) != (1, 4, low_res, low_res):
-                raise ExportError("prompt_decoder returned %s, expected (1, 4, %d, %d)"
-                                  % (tuple(masks.shape), low_res, low_res))
 
             if not args.skip_encoder_check:
                 t = time.time()
@@ -365,18 +312,6 @@ def export(args):
     write_model_dir(out, populate, force=args.force)
     log("wrote %s in %.1f s" % (out, time.time() - t0))
     return out
-
-
-class _Checked:
-    """A loaded TorchScript decoder plus the Python attributes check_prompt_decoder reads."""
-
-    def __init__(self, scripted, module):
-        self.scripted = scripted
-        self.dense_pe = module.dense_pe
-        self.input_image_size = module.input_image_size
-
-    def __call__(self, *inputs):
-        return self.scripted(*inputs)
 
 
 def batch_list(text):

@@ -6,6 +6,11 @@
 
 namespace samcli {
 
+// The newest SAM model format this library reads (docs/model-format.md): 1 = a prompt decoder with one
+// forward(); 2 = a decoder whose prepare/decode/upscale methods let callers skip prompt-independent
+// and unused work. Both are read.
+constexpr int kSamFormatVersion = 2;
+
 struct SamManifest {
   std::string directory;          // absolute or as given
   std::string modelType;          // "vit_b", "vit_l", "vit_h", "fixture", ...
