@@ -106,31 +106,31 @@ MaskCandidates processBatch(const SamModel& model, const AmgOptions& o, const Cr
   }
   const auto batch = static_cast<int64_t>(points.size());
   auto start = Clock::now();
+  // Masks only for points with a candidate above pred_iou_thresh: the official generator computes
+  // and upscales every candidate's mask, then filters by predicted IoU.
+  const auto anyAboveThreshold = [&](const float* iou, int64_t count) {
+    return o.predIouThresh <= 0.0 || std::any_of(iou, iou + count, [&](float v) { return v > o.predIouThresh; });
+  };
   const DecodedPrompts decoded = model.decode(crop.image, torch::tensor(coords).view({batch, 2, 2}),
-                                              torch::tensor(codes).view({batch, 2}), torch::Tensor(), true);
+                                              torch::tensor(codes).view({batch, 2}), torch::Tensor(), true,
+                                              anyAboveThreshold);
   const torch::Tensor iou = decoded.iouPredictions.flatten(0, 1).to(torch::kCPU).contiguous();  // point-major
   const int64_t perPoint = decoded.iouPredictions.size(1);
   t.candidates += static_cast<int>(iou.size(0));
-
-  // Filter by predicted IoU before computing any mask: the official generator computes and
-  // upscales every candidate.
-  std::vector<int64_t> survivors;
-  std::vector<int64_t> survivingPoints;  // the points of the survivors, each once
+  // [masked points * perPoint, L, L]: row r * perPoint + c is candidate c of decoded.maskedPrompts[r].
+  const torch::Tensor lowRes = decoded.lowResLogits.flatten(0, 1);
+  std::vector<int64_t> survivors;  // candidate indices, point-major
+  std::vector<int64_t> rows;       // their rows in lowRes
   const float* iouData = iou.data_ptr<float>();
-  for (int64_t i = 0; i < iou.size(0); ++i) {
-    if (o.predIouThresh > 0.0 && !(iouData[i] > o.predIouThresh)) continue;
-    survivors.push_back(i);
-    if (survivingPoints.empty() || survivingPoints.back() != i / perPoint) survivingPoints.push_back(i / perPoint);
+  for (size_t r = 0; r < decoded.maskedPrompts.size(); ++r) {
+    for (int64_t c = 0; c < perPoint; ++c) {
+      const int64_t i = decoded.maskedPrompts[r] * perPoint + c;
+      if (o.predIouThresh > 0.0 && !(iouData[i] > o.predIouThresh)) continue;
+      survivors.push_back(i);
+      rows.push_back(int64_t(r) * perPoint + c);
+    }
   }
   t.upscaled += static_cast<int>(survivors.size());
-  // [points kept * perPoint, L, L]: row r * perPoint + c is candidate c of survivingPoints[r].
-  const torch::Tensor lowRes =
-      survivingPoints.empty() ? torch::Tensor() : model.lowResLogits(decoded, torch::tensor(survivingPoints)).flatten(0, 1);
-  std::vector<int64_t> rows;
-  for (int64_t i : survivors) {
-    const auto r = std::lower_bound(survivingPoints.begin(), survivingPoints.end(), i / perPoint) - survivingPoints.begin();
-    rows.push_back(int64_t(r) * perPoint + i % perPoint);
-  }
   t.decoderSeconds += secondsSince(start);
   start = Clock::now();
 

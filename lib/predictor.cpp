@@ -92,7 +92,7 @@ std::vector<std::vector<MaskPrediction>> Predictor::decodeChunk(const std::vecto
   if (!maskInputs.empty()) maskT = torch::tensor(maskInputs).view({batch, 1, low, low});
 
   const DecodedPrompts decoded = impl_->model->decode(impl_->image, coordT, codeT, maskT, multimask);
-  const torch::Tensor lowRes = impl_->model->lowResLogits(decoded);
+  const torch::Tensor& lowRes = decoded.lowResLogits;
   const torch::Tensor lowCpu = lowRes.to(torch::kCPU).contiguous();
   const torch::Tensor iouCpu = decoded.iouPredictions.to(torch::kCPU).contiguous();
 

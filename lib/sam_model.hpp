@@ -3,6 +3,7 @@
 // they run on, with the tensor-level steps of SamPredictor (preprocess, encode, decode, upscale).
 // Library-internal (includes torch); the predictor, the automatic generator and the semantic
 // pooling all build on it.
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -24,13 +25,15 @@ struct PreparedEmbedding {
   torch::IValue decoderContext;  // format 2 only: what the decoder's prepare() returned
 };
 
-// Decoded prompts: the scores of every candidate mask, and what lowResLogits() needs to produce the
-// masks, so that callers filtering by predicted IoU compute only the masks they keep.
+// Whether a prompt's masks are wanted, from the predicted IoUs of its `count` candidates: lets the
+// automatic generator skip the masks of prompts none of whose candidates it would keep.
+using MaskFilter = std::function<bool(const float* iou, int64_t count)>;
+
+// Decoded prompts: every candidate's score, and the masks of the prompts the filter wanted.
 struct DecodedPrompts {
-  torch::Tensor iouPredictions;  // [B, C] float, C = 3 (multimask) or 1
-  torch::Tensor lowResLogits;    // format 1: [B, C, L, L]
-  torch::Tensor imageSide;       // format 2: [B, HW, channels], the transformer's image output
-  torch::Tensor hypernetwork;    // format 2: [B, C, channels/8], the mask tokens' weights
+  torch::Tensor iouPredictions;        // [B, C] float, C = 3 (multimask) or 1
+  std::vector<int64_t> maskedPrompts;  // the prompts with masks, ascending
+  torch::Tensor lowResLogits;          // [maskedPrompts.size(), C, L, L]
 };
 
 class SamModel {
@@ -53,12 +56,9 @@ class SamModel {
 
   // Decodes prompts already in the resized frame. coords [B,N,2], labels [B,N] with the codes of
   // docs/model-format.md (1 fg, 0 bg, -1 padding, 2/3 box corners). maskInput: [B,1,L,L] or
-  // undefined.
+  // undefined. Masks are computed for the prompts `wanted` accepts (all without one).
   DecodedPrompts decode(const PreparedEmbedding& image, const torch::Tensor& coords, const torch::Tensor& labels,
-                        const torch::Tensor& maskInput, bool multimask) const;
-  // The low-resolution mask logits [k, C, L, L] of the prompts at `prompts` (int64 [k]; undefined =
-  // all, in order).
-  torch::Tensor lowResLogits(const DecodedPrompts& decoded, const torch::Tensor& prompts = {}) const;
+                        const torch::Tensor& maskInput, bool multimask, const MaskFilter& wanted = {}) const;
 
   // Official postprocess_masks: bilinear upscale of low-res logits to the padded SxS frame, crop
   // to inputSize, bilinear resize to originalSize. [B,C,L,L] -> [B,C,H,W] float logits.

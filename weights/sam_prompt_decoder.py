@@ -131,10 +131,20 @@ class _Attention(nn.Module):
         return self.out(o.permute(0, 2, 1, 3).reshape(q.shape[0], q.shape[1], -1))
 
     def folded_values(self, tokens: Tensor) -> Tensor:
-        """The T token values with the output projection folded in: [B,T,C] -> [B, heads*T, C]."""
+        """The T token values with the output projection and its bias folded in: [B,T,C] -> [B, heads*T, C].
+        Each head's attention weights sum to one over the tokens, so a bias/heads on every value row
+        adds the bias once over the heads."""
         vh = self.v(tokens).reshape(tokens.shape[0], tokens.shape[1], self.heads, self.head_dim)
-        vo = torch.einsum("bthd,chd->bhtc", vh, self.wo_heads)
+        vo = torch.einsum("bthd,chd->bhtc", vh, self.wo_heads) + self.out.bias / self.heads
         return vo.reshape(tokens.shape[0], self.heads * tokens.shape[1], -1)
+
+    def attend_to_tokens(self, residual: Tensor, scores: Tensor, v: Tensor) -> Tensor:
+        """residual + the image rows' attention output, from scores [B, heads, T, HW]: the softmax runs
+        over the T tokens (dimension 2, so it is vectorised along the image rows) and the output
+        projection is folded into the values, all in one matrix product."""
+        b, heads, t, rows = scores.shape
+        attn = torch.softmax(scores, dim=2).reshape(b, heads * t, rows)
+        return torch.baddbmm(residual, attn.transpose(1, 2), self.folded_values(v))
 
     def token_to_shared_image(self, q: Tensor, k_heads: Tensor, v_heads: Tensor) -> Tensor:
         """Tokens attending to an image side shared by all prompts, projected once by prepare():
@@ -156,26 +166,24 @@ class _Attention(nn.Module):
         o = torch.einsum("bhtc,hdc->bthd", r, self.wv_heads) + self.bv_heads
         return self.out(o.reshape(b, t, -1))
 
-    def shared_image_to_token(self, q_heads: Tensor, k: Tensor, v: Tensor) -> Tensor:
-        """An image side shared by all prompts (its queries projected once by prepare(), scaled)
-        attending to each prompt's tokens: q_heads [heads,HW,d], k, v [B,T,C] -> [B,HW,C]."""
+    def shared_image_to_token(self, residual: Tensor, q_heads: Tensor, k: Tensor, v: Tensor) -> Tensor:
+        """residual + the attention output of an image side shared by all prompts (its queries
+        projected once by prepare(), scaled) attending to each prompt's tokens:
+        residual [1 or B, HW, C], q_heads [heads, HW, d], k, v [B,T,C] -> [B,HW,C]."""
         b, t = k.shape[0], k.shape[1]
-        kh = self.k(k).reshape(b, t, self.heads, self.head_dim).permute(0, 2, 3, 1)  # [B,heads,d,T]
-        attn = torch.softmax(torch.matmul(q_heads.unsqueeze(0), kh), dim=-1)  # [B,heads,HW,T]
-        attn = attn.permute(0, 2, 1, 3).reshape(b, q_heads.shape[1], self.heads * t)
-        return torch.baddbmm(self.out.bias, attn, self.folded_values(v))
+        kh = self.k(k).reshape(b, t, self.heads, self.head_dim).permute(0, 2, 1, 3)  # [B,heads,T,d]
+        return self.attend_to_tokens(residual, torch.matmul(kh, q_heads.transpose(1, 2)), v)
 
-    def image_to_token(self, x_pe: Tensor, k: Tensor, v: Tensor) -> Tensor:
-        """A per-prompt image side attending to the tokens, W_q folded into the T keys:
-        x_pe [B,HW,C], k, v [B,T,C] -> [B,HW,C]."""
+    def image_to_token(self, residual: Tensor, x_pe: Tensor, k: Tensor, v: Tensor) -> Tensor:
+        """residual + the attention output of a per-prompt image side attending to the tokens, W_q
+        folded into the T keys: residual, x_pe [B,HW,C], k, v [B,T,C] -> [B,HW,C]."""
         b, t = k.shape[0], k.shape[1]
         kh = self.k(k).reshape(b, t, self.heads, self.head_dim) * self.scale
-        g = torch.einsum("hdc,bthd->bcht", self.wq_heads, kh).reshape(b, -1, self.heads * t)
+        g = torch.einsum("bthd,hdc->bhtc", kh, self.wq_heads).reshape(b, self.heads * t, -1)
         # The q bias does not cancel here: softmax runs over the tokens, and bias.k differs per token.
-        bias = torch.einsum("hd,bthd->bht", self.bq_heads, kh).reshape(b, 1, self.heads * t)
-        scores = torch.baddbmm(bias, x_pe, g)  # [B, HW, heads*T]
-        attn = torch.softmax(scores.reshape(b, -1, self.heads, t), dim=-1).reshape(b, -1, self.heads * t)
-        return torch.baddbmm(self.out.bias, attn, self.folded_values(v))
+        bias = torch.einsum("hd,bthd->bht", self.bq_heads, kh).reshape(b, self.heads * t, 1)
+        scores = torch.baddbmm(bias, g, x_pe.transpose(1, 2))  # [B, heads*T, HW]
+        return self.attend_to_tokens(residual, scores.reshape(b, self.heads, t, -1), v)
 
 
 class _Block(nn.Module):
@@ -317,13 +325,14 @@ class SamPromptDecoder(nn.Module):
         if mask_input is None:
             att = blk.token_to_image.token_to_shared_image(queries + tokens, context[2], context[3])
             queries = blk.norm3_after_mlp(blk.norm2(queries + att))
-            keys = blk.norm4(context[1] + blk.image_to_token.shared_image_to_token(context[4], queries + tokens, queries))
+            keys = blk.norm4(blk.image_to_token.shared_image_to_token(context[1].unsqueeze(0), context[4],
+                                                                      queries + tokens, queries))
         else:
             image = context[0].unsqueeze(0) + self.embed_mask(mask_input)
             image_pe = image + self.dense_pe
             att = blk.token_to_image.token_to_image(queries + tokens, image, image_pe)
             queries = blk.norm3_after_mlp(blk.norm2(queries + att))
-            keys = blk.norm4(image + blk.image_to_token.image_to_token(image_pe, queries + tokens, queries))
+            keys = blk.norm4(blk.image_to_token.image_to_token(image, image_pe, queries + tokens, queries))
 
         for blk in self.later:
             q = queries + tokens
@@ -331,7 +340,7 @@ class SamPromptDecoder(nn.Module):
             keys_pe = keys + self.dense_pe
             queries = blk.norm2(queries + blk.token_to_image.token_to_image(queries + tokens, keys, keys_pe))
             queries = blk.norm3_after_mlp(queries)
-            keys = blk.norm4(keys + blk.image_to_token.image_to_token(keys_pe, queries + tokens, queries))
+            keys = blk.norm4(blk.image_to_token.image_to_token(keys, keys_pe, queries + tokens, queries))
 
         queries = self.final_norm(queries + self.final_attn.token_to_image(queries + tokens, keys, keys + self.dense_pe))
         iou = self.iou_head(queries[:, 0, :])
