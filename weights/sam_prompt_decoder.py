@@ -247,14 +247,14 @@ class SamPromptDecoder(nn.Module):
         self.final_attn = _Attention(state, md + "transformer.final_attn_token_to_image", num_heads)
         self.final_norm = _LayerNorm(state, md + "transformer.norm_final_attn", 1e-5)
 
-        # Transposed convolutions (kernel 2, stride 2) as per-pixel matrices [in, 2*2*out], columns
-        # ordered (dy, dx, out).
+        # Transposed convolutions (kernel 2, stride 2) as per-pixel linear maps, weights [2*2*out, in]
+        # with rows ordered (dy, dx, out).
         up1 = _get(state, md + "output_upscaling.0.weight")  # [C, C/4, 2, 2]
         up2 = _get(state, md + "output_upscaling.3.weight")  # [C/4, C/8, 2, 2]
-        self.register_buffer("up1_w", up1.permute(0, 2, 3, 1).reshape(up1.shape[0], -1).contiguous())
+        self.register_buffer("up1_w", up1.permute(2, 3, 1, 0).reshape(-1, up1.shape[0]).contiguous())
         self.register_buffer("up1_b", _get(state, md + "output_upscaling.0.bias").repeat(4))
         self.up_norm = _LayerNorm(state, md + "output_upscaling.1", 1e-6)
-        self.register_buffer("up2_w", up2.permute(0, 2, 3, 1).reshape(up2.shape[0], -1).contiguous())
+        self.register_buffer("up2_w", up2.permute(2, 3, 1, 0).reshape(-1, up2.shape[0]).contiguous())
         self.register_buffer("up2_b", _get(state, md + "output_upscaling.3.bias").repeat(4))
         self.up1_out = int(up1.shape[1])
         self.up2_out = int(up2.shape[1])
@@ -354,9 +354,9 @@ class SamPromptDecoder(nn.Module):
         b, h, w = image_side.shape[0], self.embed_h, self.embed_w
         # Pixels stay in (y, x, dy, dx) order through both convolutions; the interleave to
         # (4y + 2dy + dy2, 4x + 2dx + dx2) happens once, on the k output planes.
-        x = torch.addmm(self.up1_b, image_side.reshape(b * h * w, -1), self.up1_w)  # [bHW, 4*C/4]
+        x = F.linear(image_side.reshape(b * h * w, -1), self.up1_w, self.up1_b)  # [bHW, 4*C/4]
         x = F.gelu(self.up_norm(x.reshape(-1, self.up1_out)))
-        x = F.gelu(torch.addmm(self.up2_b, x, self.up2_w))  # [bHW*4, 4*C/8]
+        x = F.gelu(F.linear(x, self.up2_w, self.up2_b))  # [bHW*4, 4*C/8]
         k = hyper.shape[1]
         x = x.reshape(b, h * w * 16, self.up2_out)
         masks = torch.bmm(x, hyper.transpose(1, 2))  # [b, HW*16, k]
