@@ -234,6 +234,18 @@ def load_sam(sa, torch, model_type, checkpoint):
     return sam.eval()
 
 
+def check_attention_bias_caches(torch, sam):
+    """MobileSAM's TinyViT attention caches attention_biases[:, attention_bias_idxs] in the buffer `ab`
+    when it is switched to eval mode, and uses the cache in eval mode; the trace records `ab`. A cache
+    made before the checkpoint was loaded would export the initial biases, and the encoder check
+    would not see it (the eager model uses the same cache), so compare every cache with its biases."""
+    for name, m in sam.named_modules():
+        if all(hasattr(m, a) for a in ("ab", "attention_biases", "attention_bias_idxs")):
+            if not torch.equal(m.ab, m.attention_biases[:, m.attention_bias_idxs]):
+                raise ExportError("%s: the cached attention biases (ab) are not the checkpoint's attention_biases; "
+                                  "the model must be switched to eval mode after loading" % name)
+
+
 def random_prompts(torch, gen, batch, npoints, with_box, with_mask, size):
     """Random prompts in the resized frame, as official arguments and as the samcli point sequence.
 
@@ -324,6 +336,7 @@ def export(args):
 
     log("loading %s weights" % args.model_type)
     sam = load_sam(sa, torch, args.model_type, args.checkpoint)
+    check_attention_bias_caches(torch, sam)
     PromptDecoder = make_prompt_decoder_class(torch)
     image_size = int(sam.prompt_encoder.input_image_size[0])  # the padded square the encoder takes
 

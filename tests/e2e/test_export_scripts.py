@@ -115,6 +115,29 @@ class MobileSamExportTest(ToolTestCase):
         self.assertNotIn("timm_standin", proc.stderr)
 
 
+class AttentionBiasCacheTest(unittest.TestCase):
+    """TinyViT's eval-mode cache of its attention biases must hold the loaded biases."""
+
+    def test_a_stale_cache_fails_the_export(self):
+        sys.path.insert(0, WEIGHTS)
+        import torch
+        import export_sam
+
+        class Attention(torch.nn.Module):  # TinyViT's attention, reduced to its bias cache
+            def __init__(self):
+                super().__init__()
+                self.attention_biases = torch.nn.Parameter(torch.zeros(2, 3))
+                self.register_buffer("attention_bias_idxs", torch.tensor([[0, 1], [1, 2]]))
+                self.register_buffer("ab", self.attention_biases[:, self.attention_bias_idxs].detach().clone())
+
+        sam = torch.nn.Sequential(Attention())
+        export_sam.check_attention_bias_caches(torch, sam)  # cache made from the current biases
+        with torch.no_grad():
+            sam[0].attention_biases.add_(1.0)  # e.g. a checkpoint loaded after eval()
+        with self.assertRaisesRegex(export_sam.ExportError, "^0: the cached attention biases"):
+            export_sam.check_attention_bias_caches(torch, sam)
+
+
 class TimmStandinTest(unittest.TestCase):
     """weights/timm_standin.py: the four helpers TinyViT takes from timm, with timm's meaning."""
 
