@@ -79,7 +79,7 @@ void addCommonOptions(CLI::App& app, CommonOptions& o) {
       ->type_name("I/N")
       ->group("Input");
   app.add_option("-m,--model", o.model,
-                 "SAM model: a directory made by weights/export_sam.py, or a name (vit_b, vit_l, vit_h, b, l, h) "
+                 "SAM model: a directory made by weights/export_sam.py, or a name (vit_b, vit_l, vit_h, vit_t, b, l, h, t) "
                  "looked up under $SAMCLI_WEIGHTS and ./weights. Default: $SAMCLI_MODEL")
       ->type_name("DIR|NAME")
       ->group("Model");

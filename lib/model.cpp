@@ -45,7 +45,7 @@ std::vector<fs::path> weightRoots() {
 
 std::string canonicalModelName(const std::string& name) {
   static const std::map<std::string, std::string> aliases = {
-      {"b", "vit_b"}, {"l", "vit_l"}, {"h", "vit_h"}};
+      {"b", "vit_b"}, {"l", "vit_l"}, {"h", "vit_h"}, {"t", "vit_t"}};
   const auto it = aliases.find(name);
   return it == aliases.end() ? name : it->second;
 }

@@ -66,3 +66,18 @@ TEST_CASE("readSamManifest validates every field with its range", "[model]") {
   dir.write("m/manifest.json", "{\"format\": ");
   CHECK_THROWS_WITH(readSamManifest(model), Catch::StartsWith(where + ": malformed JSON at line 1, column 12: "));
 }
+
+TEST_CASE("resolveModelDir finds sam_<type> under $SAMCLI_WEIGHTS for every model name and its short form",
+          "[model]") {
+  const samcli::test::TempDir dir;
+  for (const char* type : {"vit_b", "vit_l", "vit_h", "vit_t"}) dir.write(std::string("sam_") + type + "/manifest.json", "{}");
+  ::setenv("SAMCLI_WEIGHTS", dir.path.c_str(), 1);
+  for (const auto& [name, folder] : std::vector<std::pair<std::string, std::string>>{
+           {"vit_b", "sam_vit_b"}, {"b", "sam_vit_b"}, {"vit_l", "sam_vit_l"}, {"l", "sam_vit_l"},
+           {"vit_h", "sam_vit_h"}, {"h", "sam_vit_h"}, {"vit_t", "sam_vit_t"}, {"t", "sam_vit_t"}}) {
+    INFO(name);
+    CHECK(resolveModelDir(name) == (dir.path / folder).string());
+  }
+  CHECK_THROWS_WITH(resolveModelDir("x"), Catch::StartsWith("model 'x' not found (looked in " + (dir.path / "sam_x").string()));
+  ::unsetenv("SAMCLI_WEIGHTS");
+}

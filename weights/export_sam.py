@@ -17,11 +17,14 @@ The directory follows docs/model-format.md:
 
 The model is built with Meta's `segment_anything` package (sam_model_registry); it is imported,
 never copied. Set SAM_REPO to a checkout of facebookresearch/segment-anything to use it without
-installing it. Packages that copy its API (same sam_model_registry, same Sam class with
-image_encoder / prompt_encoder / mask_decoder), such as MobileSAM's `mobile_sam`, are exported with
---package mobile_sam --model-type vit_t (docs/model-format.md). Export with the PyTorch version whose LibTorch will run the files (Debian:
-python3-torch and libtorch-dev, both 1.13): TorchScript archives are not reliably readable by an
-older LibTorch.
+installing it. MobileSAM (--model-type vit_t, checkpoint mobile_sam.pt) is built with the official
+`mobile_sam` package of ChaoningZhang/MobileSAM, which that model type implies; MOBILE_SAM_REPO
+(else SAM_REPO) may point at a checkout of it. Its TinyViT imports four helpers from timm; without
+timm, weights/timm_standin.py stands in for them. Other packages that copy segment_anything's API
+(same sam_model_registry, same Sam class with image_encoder / prompt_encoder / mask_decoder) are
+exported with --package NAME (docs/model-format.md). Export with the PyTorch version whose LibTorch
+will run the files (Debian: python3-torch and libtorch-dev, both 1.13): TorchScript archives are not
+reliably readable by an older LibTorch.
 
 After export, both files are loaded again and compared with the eager official modules
 (prompt decoder: several batch sizes B and point counts N, with and without a box and a mask input),
@@ -41,7 +44,13 @@ from export_common import ExportError, logger, run_main, write_manifest, write_m
 
 FORMAT = "samcli-sam"
 FORMAT_VERSION = 2
-MODEL_TYPES = ("vit_b", "vit_l", "vit_h")
+MODEL_TYPES = ("vit_b", "vit_l", "vit_h", "vit_t")
+DEFAULT_PACKAGE = "segment_anything"
+# Model types that only another package's registry builds: vit_t is MobileSAM's TinyViT encoder in
+# front of SAM's prompt encoder and mask decoder (segment_anything has no vit_t).
+PACKAGE_OF_MODEL_TYPE = {"vit_t": "mobile_sam"}
+# The variable naming a checkout of each package; SAM_REPO is the fallback for every package.
+REPO_VARIABLES = {"segment_anything": "SAM_REPO", "mobile_sam": "MOBILE_SAM_REPO"}
 
 # sha256 of Meta's released checkpoints (dl.fbaipublicfiles.com/segment_anything/), to catch a
 # checkpoint given with the wrong --model-type before minutes of loading and tracing.
@@ -78,22 +87,48 @@ INSTALL_HINTS = {
 }
 
 
+def package_for(model_type, package=None):
+    """The package whose sam_model_registry builds `model_type`: --package when given, else the one
+    the model type implies (vit_t -> mobile_sam), else segment_anything."""
+    implied = PACKAGE_OF_MODEL_TYPE.get(model_type)
+    if package is None:
+        return implied or DEFAULT_PACKAGE
+    if implied and package == DEFAULT_PACKAGE:
+        raise ExportError("--model-type %s is built by the %s package, not %s (drop --package)"
+                          % (model_type, implied, package))
+    return package
+
+
+def repo_variable(name):
+    """(variable, checkout) naming where to import package `name` from, or (None, None) for an
+    installed copy: the package's own variable (MOBILE_SAM_REPO for mobile_sam), else SAM_REPO."""
+    for variable in (REPO_VARIABLES.get(name), "SAM_REPO"):
+        if variable and os.environ.get(variable):
+            return variable, os.environ[variable]
+    return None, None
+
+
 def import_sam_package(name):
-    """Imports the package that provides sam_model_registry; $SAM_REPO (a checkout holding the
-    package folder) takes precedence over an installed copy."""
+    """Imports the package that provides sam_model_registry; a checkout named by repo_variable()
+    takes precedence over an installed copy. timm's stand-in is installed first when timm is absent
+    (MobileSAM's TinyViT imports it at module level)."""
     import importlib
-    repo = os.environ.get("SAM_REPO")
+    variable, repo = repo_variable(name)
+    own = REPO_VARIABLES.get(name, "SAM_REPO")
     if repo:
         if not os.path.isdir(os.path.join(repo, name)):
-            raise ExportError("SAM_REPO=%s has no %s/ folder; point it at a checkout of the repository "
-                              "that contains the package" % (repo, name))
+            raise ExportError("%s=%s has no %s/ folder; point %s at a checkout of the repository "
+                              "that contains the package" % (variable, repo, name, own))
         sys.path.insert(0, os.path.abspath(repo))
+    import timm_standin
+    if timm_standin.install():
+        log("timm is not installed: using weights/timm_standin.py for the helpers %s imports" % name)
     try:
         package = importlib.import_module(name)
     except ImportError as e:
         hint = INSTALL_HINTS.get(name, "pip install the package")
-        raise ExportError("cannot import %s (%s); install it with `%s` or set SAM_REPO to a checkout "
-                          "of its repository" % (name, e, hint))
+        raise ExportError("cannot import %s (%s); install it with `%s` or set %s to a checkout "
+                          "of its repository" % (name, e, hint, own))
     if not hasattr(package, "sam_model_registry"):
         raise ExportError("package %s has no sam_model_registry" % name)
     return package
@@ -154,6 +189,18 @@ def load_sam(sa, torch, model_type, checkpoint):
                           % (checkpoint, model_type, ", ".join(parts)))
     sam.load_state_dict(state, strict=True)
     return sam.eval()
+
+
+def check_attention_bias_caches(torch, sam):
+    """MobileSAM's TinyViT attention caches attention_biases[:, attention_bias_idxs] in the buffer `ab`
+    when it is switched to eval mode, and uses the cache in eval mode; the trace records `ab`. A cache
+    made before the checkpoint was loaded would export the initial biases, and the encoder check
+    would not see it (the eager model uses the same cache), so compare every cache with its biases."""
+    for name, m in sam.named_modules():
+        if all(hasattr(m, a) for a in ("ab", "attention_biases", "attention_bias_idxs")):
+            if not torch.equal(m.ab, m.attention_biases[:, m.attention_bias_idxs]):
+                raise ExportError("%s: the cached attention biases (ab) are not the checkpoint's attention_biases; "
+                                  "the model must be switched to eval mode after loading" % name)
 
 
 def random_prompts(torch, gen, batch, npoints, with_box, with_mask, size, low_res):
@@ -219,7 +266,8 @@ def check_prompt_decoder(torch, sam, decoder, batches=CHECK_BATCHES, npoints=CHE
 
 # ---------------------------------------------------------------------------------- export
 def export(args):
-    official = args.package == "segment_anything"
+    args.package = package_for(args.model_type, args.package)
+    official = args.package == DEFAULT_PACKAGE
     if official and args.model_type not in MODEL_TYPES:
         raise ExportError("unknown --model-type %r (expected one of %s)" % (args.model_type, ", ".join(MODEL_TYPES)))
     if not os.path.isfile(args.checkpoint):
@@ -247,6 +295,7 @@ def export(args):
 
     log("loading %s weights" % args.model_type)
     sam = load_sam(sa, torch, args.model_type, args.checkpoint)
+    check_attention_bias_caches(torch, sam)
     image_size = int(sam.prompt_encoder.input_image_size[0])  # the padded square the encoder takes
 
     def populate(tmp):
@@ -330,12 +379,14 @@ def batch_list(text):
 def parse_args(argv):
     ap = argparse.ArgumentParser(description="Export an official SAM checkpoint to a samcli model directory "
                                              "(docs/model-format.md).")
-    ap.add_argument("--model-type", required=True, help="vit_b, vit_l or vit_h (must match the checkpoint); "
-                    "with --package, a key of that package's sam_model_registry")
-    ap.add_argument("--checkpoint", required=True, help="official .pth file, e.g. sam_vit_b_01ec64.pth")
+    ap.add_argument("--model-type", required=True, help="vit_b, vit_l, vit_h or vit_t (MobileSAM; must match the "
+                    "checkpoint); with --package, a key of that package's sam_model_registry")
+    ap.add_argument("--checkpoint", required=True, help="official .pth file, e.g. sam_vit_b_01ec64.pth or "
+                    "mobile_sam.pt")
     ap.add_argument("--out", required=True, help="model directory to create, e.g. weights/sam_vit_b")
-    ap.add_argument("--package", default="segment_anything",
-                    help="Python package providing sam_model_registry (default segment_anything; e.g. mobile_sam)")
+    ap.add_argument("--package", default=None,
+                    help="Python package providing sam_model_registry (default: mobile_sam for vit_t, "
+                    "segment_anything otherwise)")
     ap.add_argument("--force", action="store_true", help="replace --out if it exists")
     ap.add_argument("--skip-encoder-check", action="store_true",
                     help="do not re-run the traced image encoder against the official one")

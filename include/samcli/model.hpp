@@ -13,7 +13,7 @@ constexpr int kSamFormatVersion = 2;
 
 struct SamManifest {
   std::string directory;          // absolute or as given
-  std::string modelType;          // "vit_b", "vit_l", "vit_h", "fixture", ...
+  std::string modelType;          // "vit_b", "vit_l", "vit_h", "vit_t", "fixture", ...
   int formatVersion = 0;
   int imageSize = 1024;           // longest side after resizing = padded square side
   std::array<float, 3> pixelMean{};  // RGB, 0..255 scale
@@ -26,9 +26,9 @@ struct SamManifest {
 };
 
 // Resolves a --model argument: an existing directory is used as is; otherwise a name (vit_b, vit_l,
-// vit_h, or SAM.py's b, l, h; any other name is taken literally) is looked up as "sam_<type>" and
-// "<name>" under $SAMCLI_WEIGHTS, then ./weights, then the weights/ folder next to the
-// installation. An empty argument means $SAMCLI_MODEL. Throws Error listing the places searched.
+// vit_h, vit_t (MobileSAM), or the short b, l, h, t; any other name is taken literally) is looked up
+// as "sam_<type>" and "<name>" under $SAMCLI_WEIGHTS, then ./weights, then the weights/ folder next
+// to the installation. An empty argument means $SAMCLI_MODEL. Throws Error listing the places searched.
 std::string resolveModelDir(const std::string& dirOrName, const std::string& defaultEnv = "SAMCLI_MODEL");
 
 // Reads and validates <dir>/manifest.json. Throws Error naming the file on any problem.

@@ -15,7 +15,12 @@ their ratio, measured in one run with the same thread count.
 
   SAMCLI_PARITY_MODEL=/tmp/models/sam_vit_b_seed0 SAMCLI_BIN_DIR=build/apps \
     /usr/bin/python3 tests/parity/compare_amg.py [--images coffee,astronaut] [--configs A,B,C]
-    [--live-config default,sam-py] [--threads 2]      (--images also takes image files, for live runs)
+    [--live-config default,sam-py] [--threads 2] [--reference-set sam|mobile_sam]
+    (--images also takes image files, for live runs)
+
+--reference-set picks the stored outputs and, in live mode, the official package (sam:
+segment_anything vit_b; mobile_sam: MobileSAM's mobile_sam vit_t, SAM_REFERENCE_DIR then names a
+MobileSAM checkout); by default the set matching the model's model_type (reference_sets.py).
 
 The official generator needs OpenCV's Python module for min_mask_region_area > 0 (Debian:
 python3-opencv; samcli itself does not). Exits 77 (CTest's "skipped") without SAMCLI_PARITY_MODEL
@@ -34,6 +39,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
 from samcli_e2e import iou, rle_counts_from_string, rle_decode  # noqa: E402
+import reference_sets  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REFERENCE = os.environ.get("SAMCLI_REFERENCE_DATA", os.path.join(HERE, "..", "data", "reference"))
@@ -117,13 +123,18 @@ def compare(ours, official, label):
     return failures
 
 
-def run_official(image_path, params, checkpoint, threads):
+def run_official(image_path, params, checkpoint, threads, ref_set):
+    import importlib
     sys.path.insert(0, os.environ["SAM_REFERENCE_DIR"])
+    sys.path.insert(0, os.path.join(HERE, "..", "..", "weights"))
+    import timm_standin
     import torch
     from PIL import Image
-    from segment_anything import SamAutomaticMaskGenerator, sam_model_registry
+    timm_standin.install()  # MobileSAM's TinyViT imports timm; only acts when timm is absent
+    official = importlib.import_module(ref_set.package)
     torch.set_num_threads(threads)
-    sam = sam_model_registry["vit_b"](checkpoint=checkpoint).eval()
+    sam = official.sam_model_registry[ref_set.model_type](checkpoint=checkpoint).eval()
+    SamAutomaticMaskGenerator = official.SamAutomaticMaskGenerator
     image = np.array(Image.open(image_path).convert("RGB"))
     gen = SamAutomaticMaskGenerator(sam, output_mode="uncompressed_rle", **params)
     start = time.perf_counter()
@@ -141,22 +152,26 @@ def main():
     ap.add_argument("--configs", default="A,B,B_student,C")
     ap.add_argument("--live-config", default="default,sam-py")
     ap.add_argument("--threads", type=int, default=2)
+    reference_sets.add_argument(ap)
     args = ap.parse_args()
     model = os.environ.get("SAMCLI_PARITY_MODEL")
     if not model or not os.path.isdir(REFERENCE):
         print("skipped: set SAMCLI_PARITY_MODEL to a stand-in export (tests/data/README.md says how to make one)")
         return SKIP
+    ref_set = reference_sets.choose(args.reference_set, model)
+    print("reference set %s (official %s %s)" % (ref_set.name, ref_set.package, ref_set.model_type))
     bin_dir = os.environ.get("SAMCLI_BIN_DIR", os.path.join(HERE, "..", "..", "build", "apps"))
     images = [i for i in args.images.split(",") if i] or sorted(
         d for d in os.listdir(os.path.join(REFERENCE, "out"))
-        if any(f.startswith("amg_") for f in os.listdir(os.path.join(REFERENCE, "out", d))))
+        if os.path.isdir(ref_set.directory(REFERENCE, d))
+        and any(f.startswith("amg_") for f in os.listdir(ref_set.directory(REFERENCE, d))))
     failures = 0
     for name in images:
         # A reference image by name, or any image file (live mode only: no stored outputs for it).
         image = name if os.path.isfile(name) else os.path.join(REFERENCE, "images", name + ".png")
         name = os.path.splitext(os.path.basename(name))[0]
         for cfg in [c for c in args.configs.split(",") if c]:
-            path = os.path.join(REFERENCE, "out", name, "amg_%s.json" % cfg)
+            path = os.path.join(ref_set.directory(REFERENCE, name), "amg_%s.json" % cfg)
             if not os.path.exists(path):
                 continue
             ref = json.load(open(path))
@@ -173,7 +188,7 @@ def main():
         if os.environ.get("SAM_REFERENCE_DIR") and checkpoint:
             for cfg in [c for c in args.live_config.split(",") if c]:
                 params = LIVE_CONFIGS[cfg]
-                official, t_official = run_official(image, params, checkpoint, args.threads)
+                official, t_official = run_official(image, params, checkpoint, args.threads, ref_set)
                 ours, t_ours = run_samcli(image, params, model, bin_dir, args.threads)
                 label = "%s/live-%s (official %.1f s, ours %.1f s, speed-up %.2fx)" % (
                     name, cfg, t_official, t_ours, t_official / t_ours)

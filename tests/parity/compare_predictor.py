@@ -6,10 +6,14 @@ tests/data/reference/out/<image>/predictor.json (made by the official code, see 
 README) and checks every mask (IoU >= 0.99) and score (|diff| <= 1e-3).
 
   SAMCLI_PARITY_MODEL=<model dir exported from the stand-in checkpoint by weights/export_sam.py> \
-  SAMCLI_BIN_DIR=build/apps /usr/bin/python3 tests/parity/compare_predictor.py [image ...]
+  SAMCLI_BIN_DIR=build/apps /usr/bin/python3 tests/parity/compare_predictor.py [--reference-set SET] [image ...]
+
+SET is sam (segment-anything's vit_b stand-in) or mobile_sam (MobileSAM's vit_t stand-in); by default
+the one matching the model's model_type (reference_sets.py).
 
 Exits 77 (CTest's "skipped") when SAMCLI_PARITY_MODEL or the reference folder is missing.
 """
+import argparse
 import json
 import os
 import subprocess
@@ -18,6 +22,7 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
 from samcli_e2e import iou, rle_decode  # noqa: E402
+import reference_sets  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REFERENCE = os.environ.get("SAMCLI_REFERENCE_DATA", os.path.join(HERE, "..", "data", "reference"))
@@ -37,15 +42,22 @@ def tool_args(prompt):
 
 
 def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("images", nargs="*")
+    reference_sets.add_argument(ap)
+    args = ap.parse_args()
     model = os.environ.get("SAMCLI_PARITY_MODEL")
     if not model or not os.path.isdir(REFERENCE):
         print("skipped: set SAMCLI_PARITY_MODEL to a stand-in export (tests/data/README.md says how to make one)")
         return SKIP
+    ref_set = reference_sets.choose(args.reference_set, model)
+    print("reference set %s (official %s %s)" % (ref_set.name, ref_set.package, ref_set.model_type))
     bin_dir = os.environ.get("SAMCLI_BIN_DIR", os.path.join(HERE, "..", "..", "build", "apps"))
-    images = sys.argv[1:] or sorted(os.listdir(os.path.join(REFERENCE, "out")))
+    images = args.images or sorted(d for d in os.listdir(os.path.join(REFERENCE, "out"))
+                                   if os.path.exists(os.path.join(ref_set.directory(REFERENCE, d), "predictor.json")))
     worst_iou, worst_score, failures = 1.0, 0.0, 0
     for name in images:
-        ref = json.load(open(os.path.join(REFERENCE, "out", name, "predictor.json")))
+        ref = json.load(open(os.path.join(ref_set.directory(REFERENCE, name), "predictor.json")))
         image = os.path.join(REFERENCE, "images", name + ".png")
         for prompt in ref["prompts"]:
             with tempfile.TemporaryDirectory() as tmp:

@@ -1,0 +1,47 @@
+"""The reference sets of tests/data/reference/out/: which official code and stand-in made them, and
+where their files are. compare_predictor.py and compare_amg.py pick one with --reference-set, or from
+the model_type in the manifest of the model they test (a vit_t export is compared with MobileSAM's).
+
+  sam         facebookresearch/segment-anything, vit_b stand-in (make_random_sam.py):
+              out/<image>/*.json
+  mobile_sam  ChaoningZhang/MobileSAM, vit_t stand-in (make_random_mobile_sam.py):
+              out/<image>/mobile_sam/*.json
+"""
+import json
+import os
+
+
+class ReferenceSet:
+    def __init__(self, name, subfolder, package, model_type):
+        self.name = name
+        self.subfolder = subfolder    # below out/<image>/
+        self.package = package        # the official Python package (live runs)
+        self.model_type = model_type  # its sam_model_registry key
+
+    def directory(self, reference, image):
+        return os.path.join(reference, "out", image, self.subfolder)
+
+
+SETS = {s.name: s for s in (ReferenceSet("sam", "", "segment_anything", "vit_b"),
+                            ReferenceSet("mobile_sam", "mobile_sam", "mobile_sam", "vit_t"))}
+
+
+def for_model(model_dir):
+    """The set made by the official code of the model's type: mobile_sam for vit_t, else sam."""
+    try:
+        with open(os.path.join(model_dir, "manifest.json")) as f:
+            model_type = json.load(f).get("model_type")
+    except (OSError, ValueError):
+        model_type = None
+    return SETS["mobile_sam"] if model_type == "vit_t" else SETS["sam"]
+
+
+def choose(name, model_dir):
+    """--reference-set NAME, or the model's set when NAME is empty."""
+    return SETS[name] if name else for_model(model_dir)
+
+
+def add_argument(ap):
+    ap.add_argument("--reference-set", choices=sorted(SETS), default="",
+                    help="reference outputs to compare with (default: from the model's model_type; "
+                    "vit_t -> mobile_sam, else sam)")
