@@ -111,12 +111,19 @@ def main():
         context = decoder.prepare(embedding)
         prepare = best_of(lambda: decoder.prepare(embedding), args.repeats)
 
+        # As SamModel::decode runs it (lib/sam_model.cpp): two prompts at a time, masks right away.
+        chunk = 2
+
         def scores():
-            return decoder.decode(context, coords, labels, None)
+            return [decoder.decode(context, coords[i:i + chunk], labels[i:i + chunk], None)[0]
+                    for i in range(0, args.batch, chunk)]
 
         def masks():
-            iou, hyper, side = scores()
-            return torch.cat([decoder.upscale(side[i:i + 8], hyper[i:i + 8, 1:]) for i in range(0, args.batch, 8)])
+            out = []
+            for i in range(0, args.batch, chunk):
+                iou, hyper, side = decoder.decode(context, coords[i:i + chunk], labels[i:i + chunk], None)
+                out.append(decoder.upscale(side, hyper[:, 1:]))
+            return torch.cat(out)
         print("prepare (once per image): %.3f s" % prepare)
     else:
         zeros, off = torch.zeros(1, 1, low, low), torch.zeros(1)
