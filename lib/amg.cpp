@@ -106,11 +106,10 @@ MaskCandidates processBatch(const SamModel& model, const AmgOptions& o, const Cr
   }
   const auto batch = static_cast<int64_t>(points.size());
   auto start = Clock::now();
-  // Masks only for points with a candidate above pred_iou_thresh: the official generator computes
-  // and upscales every candidate's mask, then filters by predicted IoU.
-  const auto anyAboveThreshold = [&](const float* iou, int64_t count) {
-    return o.predIouThresh <= 0.0 || std::any_of(iou, iou + count, [&](float v) { return v > o.predIouThresh; });
-  };
+  // The official IoU filter (off at 0; NaN fails). Masks only for points with a candidate passing
+  // it: the official generator computes and upscales every candidate's mask, then filters.
+  const auto passesIou = [&](float v) { return o.predIouThresh <= 0.0 || v > o.predIouThresh; };
+  const auto anyAboveThreshold = [&](const float* iou, int64_t count) { return std::any_of(iou, iou + count, passesIou); };
   const DecodedPrompts decoded = model.decode(crop.image, torch::tensor(coords).view({batch, 2, 2}),
                                               torch::tensor(codes).view({batch, 2}), torch::Tensor(), true,
                                               anyAboveThreshold);
@@ -125,7 +124,7 @@ MaskCandidates processBatch(const SamModel& model, const AmgOptions& o, const Cr
   for (size_t r = 0; r < decoded.maskedPrompts.size(); ++r) {
     for (int64_t c = 0; c < perPoint; ++c) {
       const int64_t i = decoded.maskedPrompts[r] * perPoint + c;
-      if (o.predIouThresh > 0.0 && !(iouData[i] > o.predIouThresh)) continue;
+      if (!passesIou(iouData[i])) continue;
       survivors.push_back(i);
       rows.push_back(int64_t(r) * perPoint + c);
     }
