@@ -39,23 +39,25 @@ def _get(state, name):
     return state[name].detach().to(torch.float32).clone()
 
 
-class _Linear(nn.Module):
+class _Parameters(nn.Module):
+    """The weight and bias of the official module at `prefix`, as buffers (nothing here trains)."""
+
     def __init__(self, state, prefix: str):
         super().__init__()
         self.register_buffer("weight", _get(state, prefix + ".weight"))
         self.register_buffer("bias", _get(state, prefix + ".bias"))
 
+
+class _Linear(_Parameters):
     def forward(self, x: Tensor) -> Tensor:
         return F.linear(x, self.weight, self.bias)
 
 
-class _LayerNorm(nn.Module):
+class _LayerNorm(_Parameters):
     """nn.LayerNorm (eps 1e-5) or, over channels, segment_anything's LayerNorm2d (eps 1e-6)."""
 
     def __init__(self, state, prefix: str, eps: float):
-        super().__init__()
-        self.register_buffer("weight", _get(state, prefix + ".weight"))
-        self.register_buffer("bias", _get(state, prefix + ".bias"))
+        super().__init__(state, prefix)
         self.eps = eps
 
     def forward(self, x: Tensor) -> Tensor:
@@ -66,11 +68,9 @@ class _LayerNorm(nn.Module):
         return self.forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
 
 
-class _Conv(nn.Module):
+class _Conv(_Parameters):
     def __init__(self, state, prefix: str, stride: int):
-        super().__init__()
-        self.register_buffer("weight", _get(state, prefix + ".weight"))
-        self.register_buffer("bias", _get(state, prefix + ".bias"))
+        super().__init__(state, prefix)
         self.stride = stride
 
     def forward(self, x: Tensor) -> Tensor:
