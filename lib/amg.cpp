@@ -12,6 +12,7 @@
 
 #include "sam_model.hpp"
 #include "samcli/error.hpp"
+#include "samcli/mask_postprocess.hpp"
 #include "samcli/mask_utils.hpp"
 #include "samcli/rle.hpp"
 
@@ -92,10 +93,6 @@ struct CropContext {
   cv::Size imageSize;
 };
 
-// Upscaling is done this many candidates at a time: a 4000x3000 crop costs 48 MB of logits per
-// candidate, so memory stays bounded whatever --points-per-batch is.
-constexpr int64_t kUpscaleChunk = 8;
-
 MaskCandidates processBatch(const SamModel& model, const AmgOptions& o, const CropContext& crop,
                             const std::vector<PointXY>& points, AmgTimings& t) {
   const SamManifest& m = model.manifest();
@@ -135,28 +132,26 @@ MaskCandidates processBatch(const SamModel& model, const AmgOptions& o, const Cr
 
   MaskCandidates data;
   torch::InferenceMode guard;
-  for (size_t first = 0; first < survivors.size(); first += kUpscaleChunk) {
-    const size_t last = std::min(survivors.size(), first + kUpscaleChunk);
-    const std::vector<int64_t> chunk(survivors.begin() + first, survivors.begin() + last);
-    const torch::Tensor index = torch::tensor(std::vector<int64_t>(rows.begin() + first, rows.begin() + last)).to(lowRes.device());
-    const torch::Tensor logits =
-        model.upscaleLogits(lowRes.index_select(0, index).unsqueeze(1), crop.inputSize, crop.cropSize).squeeze(1);
-    const torch::Tensor stability = stabilityScore(logits, m.maskThreshold, float(o.stabilityScoreOffset)).to(torch::kCPU);
-    const torch::Tensor binary = (logits > m.maskThreshold).to(torch::kUInt8).to(torch::kCPU).contiguous();
-    for (size_t k = 0; k < chunk.size(); ++k) {
-      const float s = stability[int64_t(k)].item<float>();
-      // NaN (empty union) fails like the official comparison does.
-      if (o.stabilityScoreThresh > 0.0 && !(s >= o.stabilityScoreThresh)) continue;
-      const cv::Mat mask(crop.cropSize, CV_8UC1, binary[int64_t(k)].data_ptr<uint8_t>());
-      const BoxXyxy box = inclusiveBox(mask);
-      if (isBoxNearCropEdge(box, crop.cropBox, crop.imageSize)) continue;
-      data.rles.push_back(encodeUncropped(mask, crop.cropBox, crop.imageSize));
-      data.boxes.push_back(box);
-      data.iouPreds.push_back(iouData[chunk[k]]);
-      data.stability.push_back(s);
-      data.points.push_back(points[size_t(chunk[k] / perPoint)]);
-      data.cropBoxes.push_back(crop.cropBox);
-    }
+  const torch::Tensor survivorLogits =
+      lowRes.index_select(0, torch::tensor(rows).to(lowRes.device())).to(torch::kCPU).contiguous();
+  const int low = m.lowResMaskSize;
+  const LogitFrame frame{m.imageSize, crop.inputSize, crop.cropSize};
+  // One candidate at a time, straight to its 8-bit mask: no float logits at crop size are stored
+  // (48 MB per candidate for a 4000x3000 crop), whatever --points-per-batch is.
+  for (size_t k = 0; k < survivors.size(); ++k) {
+    const cv::Mat logits(low, low, CV_32FC1, survivorLogits[int64_t(k)].data_ptr<float>());
+    const ThresholdedMask t = thresholdUpscaledLogits(logits, frame, m.maskThreshold, float(o.stabilityScoreOffset));
+    const float s = t.stabilityScore;
+    // NaN (empty union) fails like the official comparison does.
+    if (o.stabilityScoreThresh > 0.0 && !(s >= o.stabilityScoreThresh)) continue;
+    const BoxXyxy box = inclusiveBox(t.mask);
+    if (isBoxNearCropEdge(box, crop.cropBox, crop.imageSize)) continue;
+    data.rles.push_back(encodeUncropped(t.mask, crop.cropBox, crop.imageSize));
+    data.boxes.push_back(box);
+    data.iouPreds.push_back(iouData[survivors[k]]);
+    data.stability.push_back(s);
+    data.points.push_back(points[size_t(survivors[k] / perPoint)]);
+    data.cropBoxes.push_back(crop.cropBox);
   }
   t.postprocessSeconds += secondsSince(start);
   return data;

@@ -5,6 +5,7 @@
 #include <cstddef>
 
 #include "samcli/error.hpp"
+#include "samcli/mask_postprocess.hpp"
 #include "sam_model.hpp"
 
 namespace samcli {
@@ -92,25 +93,19 @@ std::vector<std::vector<MaskPrediction>> Predictor::decodeChunk(const std::vecto
   if (!maskInputs.empty()) maskT = torch::tensor(maskInputs).view({batch, 1, low, low});
 
   const DecodedPrompts decoded = impl_->model->decode(impl_->image, coordT, codeT, maskT, multimask);
-  const torch::Tensor& lowRes = decoded.lowResLogits;
-  const torch::Tensor lowCpu = lowRes.to(torch::kCPU).contiguous();
-  const torch::Tensor iouCpu = decoded.iouPredictions.to(torch::kCPU).contiguous();
+  const torch::Tensor lowCpu = decoded.lowResLogits.to(torch::kCPU).contiguous();
+  const torch::Tensor& iou = decoded.iouPredictions;
+  const LogitFrame frame{imageSize, impl_->inputSize, impl_->originalSize};
 
   std::vector<std::vector<MaskPrediction>> results(prompts.size());
   for (int64_t b = 0; b < batch; ++b) {
-    // One prompt at a time: full-resolution logits of a large image are ~50 MB per mask.
-    torch::InferenceMode guard;
-    const torch::Tensor logits =
-        impl_->model->upscaleLogits(lowRes.slice(0, b, b + 1), impl_->inputSize, impl_->originalSize)[0];
-    const torch::Tensor stability = stabilityScore(logits, manifest.maskThreshold, 1.0f).to(torch::kCPU);
-    const torch::Tensor binary = logits > manifest.maskThreshold;
-    for (int64_t c = 0; c < logits.size(0); ++c) {
+    for (int64_t c = 0; c < lowCpu.size(1); ++c) {
       MaskPrediction pred;
-      pred.mask = tensorToMask(binary[c]);
-      pred.predictedIou = iouCpu[b][c].item<float>();
-      const float s = stability[c].item<float>();
-      pred.stabilityScore = std::isnan(s) ? 0.0f : s;
       pred.lowResLogits = cv::Mat(low, low, CV_32FC1, lowCpu[b][c].data_ptr<float>()).clone();
+      ThresholdedMask m = thresholdUpscaledLogits(pred.lowResLogits, frame, manifest.maskThreshold, 1.0f);
+      pred.mask = std::move(m.mask);
+      pred.predictedIou = iou[b][c].item<float>();
+      pred.stabilityScore = std::isnan(m.stabilityScore) ? 0.0f : m.stabilityScore;
       results[static_cast<size_t>(b)].push_back(std::move(pred));
     }
   }

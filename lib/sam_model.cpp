@@ -171,20 +171,6 @@ DecodedPrompts SamModel::decode(const PreparedEmbedding& image, const torch::Ten
   return decoded;
 }
 
-torch::Tensor SamModel::upscaleLogits(const torch::Tensor& lowRes, cv::Size inputSize, cv::Size originalSize) const {
-  torch::InferenceMode guard;
-  using torch::indexing::Slice;
-  const auto bilinear = [](const torch::Tensor& x, int64_t h, int64_t w) {
-    return F::interpolate(x, F::InterpolateFuncOptions()
-                                 .size(std::vector<int64_t>{h, w})
-                                 .mode(torch::kBilinear)
-                                 .align_corners(false));
-  };
-  torch::Tensor x = bilinear(lowRes, manifest_.imageSize, manifest_.imageSize);
-  x = x.index({"...", Slice(0, inputSize.height), Slice(0, inputSize.width)});
-  return bilinear(x, originalSize.height, originalSize.width);
-}
-
 void appendPromptSequence(const std::vector<PointXY>& points, const std::vector<int>& labels,
                           const std::optional<BoxXyxy>& box, std::vector<float>& coords, std::vector<float>& codes) {
   for (size_t i = 0; i < points.size(); ++i) {
@@ -200,17 +186,6 @@ void appendPromptSequence(const std::vector<PointXY>& points, const std::vector<
     coords.insert(coords.end(), {0.0f, 0.0f});
     codes.push_back(-1.0f);
   }
-}
-
-torch::Tensor stabilityScore(const torch::Tensor& logits, float threshold, float offset) {
-  const auto intersections = (logits > (threshold + offset)).sum({-1, -2}, false, torch::kInt64);
-  const auto unions = (logits > (threshold - offset)).sum({-1, -2}, false, torch::kInt64);
-  return intersections.to(torch::kFloat32) / unions.to(torch::kFloat32);
-}
-
-cv::Mat tensorToMask(const torch::Tensor& mask) {
-  const torch::Tensor u8 = (mask.to(torch::kCPU).to(torch::kUInt8) * 255).contiguous();
-  return cv::Mat(static_cast<int>(u8.size(0)), static_cast<int>(u8.size(1)), CV_8UC1, u8.data_ptr<uint8_t>()).clone();
 }
 
 }  // namespace samcli

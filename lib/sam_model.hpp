@@ -60,10 +60,6 @@ class SamModel {
   DecodedPrompts decode(const PreparedEmbedding& image, const torch::Tensor& coords, const torch::Tensor& labels,
                         const torch::Tensor& maskInput, bool multimask, const MaskFilter& wanted = {}) const;
 
-  // Official postprocess_masks: bilinear upscale of low-res logits to the padded SxS frame, crop
-  // to inputSize, bilinear resize to originalSize. [B,C,L,L] -> [B,C,H,W] float logits.
-  torch::Tensor upscaleLogits(const torch::Tensor& lowRes, cv::Size inputSize, cv::Size originalSize) const;
-
  private:
   SamManifest manifest_;
   torch::Device device_;
@@ -78,13 +74,5 @@ class SamModel {
 // the points, then the two box corners (labels 2, 3) or, without a box, a padding point (label -1).
 void appendPromptSequence(const std::vector<PointXY>& points, const std::vector<int>& labels,
                           const std::optional<BoxXyxy>& box, std::vector<float>& coords, std::vector<float>& codes);
-
-// Official calculate_stability_score: IoU between the masks thresholded at threshold+offset and
-// threshold-offset, over the last two dimensions. [...,H,W] -> [...]. An empty union gives NaN, as
-// the official division does, so that it never passes a threshold.
-torch::Tensor stabilityScore(const torch::Tensor& logits, float threshold, float offset);
-
-// Converts a [H,W] bool/uint8 tensor to a CV_8UC1 0/255 mask (copied to the CPU).
-cv::Mat tensorToMask(const torch::Tensor& mask);
 
 }  // namespace samcli
