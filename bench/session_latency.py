@@ -6,7 +6,11 @@ one process, and reports the session's own per-line `seconds` (decode + post-pro
 answer, from reading the line to writing its answer) and the wall time per prompt seen by the caller.
 
   /usr/bin/python3 bench/session_latency.py IMAGE MODEL_DIR [--prompts 50] [--threads 2] [--bin build/apps]
-      [--multimask]
+      [--multimask] [--checkpoint CKPT [--model-type vit_b]]
+
+With SAM_REFERENCE_DIR (a checkout of facebookresearch/segment-anything) and --checkpoint (the
+checkpoint MODEL_DIR was exported from), also times the official SamPredictor.predict on the same
+clicks, after the session, in the same run (predict alone: no RLE, no JSON), and prints the ratio.
 
 Time it on a quiet machine, one benchmark at a time.
 """
@@ -15,6 +19,7 @@ import json
 import os
 import statistics
 import subprocess
+import sys
 import time
 
 from PIL import Image
@@ -22,15 +27,19 @@ from PIL import Image
 DEFAULT_BIN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "build", "apps")
 
 
+def clicks(width, height, prompts):
+    """`prompts` single clicks spread over the image, the same every run."""
+    return [(round((i * 97 % 89 + 5) / 100 * width, 1), round((i * 61 % 83 + 8) / 100 * height, 1))
+            for i in range(prompts)]
+
+
 def measure(image, model, prompts=50, threads=2, multimask=False, bin_dir=DEFAULT_BIN):
     """Runs one session: returns the image size, the first line's seconds (image read + encoder +
     decode) and, per prompt, the session's seconds and the caller's wall time (both in ms)."""
     width, height = Image.open(image).size
     lines = [{"image": os.path.abspath(image), "points": [[width / 2, height / 2]], "multimask": multimask}]
-    for i in range(prompts):
-        x = (i * 97 % 89 + 5) / 100 * width  # spread over the image, deterministic
-        y = (i * 61 % 83 + 8) / 100 * height
-        lines.append({"points": [[round(x, 1), round(y, 1)]], "multimask": multimask})
+    for x, y in clicks(width, height, prompts):
+        lines.append({"points": [[x, y]], "multimask": multimask})
     proc = subprocess.Popen([os.path.join(bin_dir, "sam-point"), "--session", "--model", model, "--threads",
                              str(threads), "-q"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     answers, walls = [], []
@@ -49,6 +58,26 @@ def measure(image, model, prompts=50, threads=2, multimask=False, bin_dir=DEFAUL
             "prompt_ms": [a["seconds"] * 1000 for a in answers[1:]], "wall_ms": [w * 1000 for w in walls[1:]]}
 
 
+def measure_official(reference, checkpoint, model_type, image, prompts, threads, multimask):
+    """Per-click milliseconds of the official SamPredictor.predict on the image, encoded once."""
+    import numpy as np
+    import torch
+    sys.path.insert(0, reference)
+    from segment_anything import SamPredictor, sam_model_registry
+    torch.set_num_threads(threads)
+    sam = sam_model_registry[model_type]()
+    sam.load_state_dict(torch.load(checkpoint, map_location="cpu"))
+    predictor = SamPredictor(sam.eval())
+    rgb = np.array(Image.open(image).convert("RGB"))
+    predictor.set_image(rgb)
+    times = []
+    for x, y in clicks(rgb.shape[1], rgb.shape[0], prompts):
+        start = time.perf_counter()
+        predictor.predict(point_coords=np.array([[x, y]]), point_labels=np.array([1]), multimask_output=multimask)
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("image")
@@ -57,6 +86,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--multimask", action="store_true", help="3 candidates per click instead of 1")
     ap.add_argument("--bin", default=DEFAULT_BIN)
+    ap.add_argument("--checkpoint", help="the checkpoint MODEL_DIR was exported from (with SAM_REFERENCE_DIR)")
+    ap.add_argument("--model-type", default="vit_b")
     args = ap.parse_args()
     r = measure(args.image, args.model, args.prompts, args.threads, args.multimask, args.bin)
     per, wall = r["prompt_ms"], r["wall_ms"]
@@ -66,6 +97,16 @@ def main():
     print("per prompt, session seconds: median %.1f ms, mean %.1f ms, min %.1f ms, max %.1f ms" % (
         statistics.median(per), statistics.mean(per), min(per), max(per)))
     print("per prompt, caller's wall time: median %.1f ms" % statistics.median(wall))
+    reference = os.environ.get("SAM_REFERENCE_DIR")
+    if reference and args.checkpoint:
+        official = measure_official(reference, args.checkpoint, args.model_type, args.image, args.prompts,
+                                    args.threads, args.multimask)
+        print("official SamPredictor.predict per prompt: median %.1f ms, min %.1f ms, max %.1f ms" % (
+            statistics.median(official), min(official), max(official)))
+        print("ratio (official predict / samcli session line, medians): %.2fx"
+              % (statistics.median(official) / statistics.median(per)))
+    elif reference or args.checkpoint:
+        print("official comparison needs both SAM_REFERENCE_DIR and --checkpoint", file=sys.stderr)
 
 
 if __name__ == "__main__":
