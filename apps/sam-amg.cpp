@@ -38,17 +38,7 @@ int main(int argc, char** argv) {
     return processImages(common, inputs, [&](const InputImage& input, const cv::Mat& rgb) {
       std::vector<MaskRecord> records = generator.generate(rgb);
       if (records.empty()) Log::warning("no mask passed the filters in '" + input.path + "'");
-      nameMaskFiles(records);
-      ImageOutcome outcome;
-      outcome.doc = imageResultJson(input.path, rgb.size(), records);
-      outcome.write = [rgb, records = std::move(records), json = dumpJson(outcome.doc), seed](ImageOutputDir& out) {
-        out.writeMasks(records);
-        out.writeText("metadata.csv", amgMetadataCsv(records));
-        out.writePng("overlay.png", renderAnnotations(rgb, records, seed));
-        out.writePng("labels.png", labelMap(records, rgb.size()));
-        out.writeText("masks.json", json);
-      };
-      return outcome;
+      return amgResult(input.path, rgb, std::move(records), seed);
     });
   });
 }

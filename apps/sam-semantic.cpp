@@ -3,45 +3,15 @@
 #include <samcli/amg.hpp>
 #include <samcli/cli.hpp>
 #include <samcli/error.hpp>
-#include <samcli/evaluation.hpp>
 #include <samcli/image_io.hpp>
 #include <samcli/outputs.hpp>
 #include <samcli/predictor.hpp>
 #include <samcli/semantic.hpp>
+#include <samcli/text_input.hpp>
 
-#include <cmath>
 #include <filesystem>
-#include <sstream>
 
 using namespace samcli;
-
-namespace {
-
-nlohmann::ordered_json classesJson(const SemanticResult& result) {
-  auto classes = nlohmann::ordered_json::array();
-  for (const auto& c : result.classes) {
-    classes.push_back({{"id", c.id}, {"members", c.members}, {"area", c.area},
-                       {"mean_predicted_iou", c.meanPredictedIou}});
-  }
-  return classes;
-}
-
-// Rows of an N x C float32 array; masks without a vector get a zero row (their JSON says so).
-cv::Mat embeddingMatrix(const SemanticResult& result, int channels) {
-  cv::Mat m = cv::Mat::zeros(int(result.embeddings.size()), channels, CV_32FC1);
-  for (size_t i = 0; i < result.embeddings.size(); ++i) {
-    if (!result.embeddings[i].empty()) std::copy(result.embeddings[i].begin(), result.embeddings[i].end(), m.ptr<float>(int(i)));
-  }
-  return m;
-}
-
-std::string formatNumber(double v) {
-  std::ostringstream text;
-  text << v;
-  return text.str();
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -144,51 +114,14 @@ int main(int argc, char** argv) {
       } else {
         result = classifyMasks(records, embedding, rgb.size(), semantic);
       }
-      for (size_t i = 0; i < records.size(); ++i) {
-        auto& extra = records[i].extra;
-        extra["class"] = result.classIds[i];
-        if (result.embeddings[i].empty()) {
-          extra["embedding_norm"] = nullptr;
-          Log::warning("mask " + std::to_string(i) + " of '" + path + "' covers no encoder patch: left unlabelled");
-        } else {
-          double norm = 0;
-          for (float v : result.embeddings[i]) norm += double(v) * v;
-          extra["embedding_norm"] = std::sqrt(norm);
-        }
-      }
-
-      nameMaskFiles(records);
-      nlohmann::ordered_json doc = imageResultJson(path, rgb.size(), records);
-      doc["classes"] = classesJson(result);
+      std::optional<SemanticEvaluation> evaluation;
       if (!gtDir.empty()) {
-        const std::string gtPath = (std::filesystem::path(gtDir) / (input.outputName + ".png")).string();
-        cv::Mat gt = readLabelMap(gtPath);
-        if (gt.size() != rgb.size()) throw Error("ground truth '" + gtPath + "' is not the size of '" + path + "'");
-        const auto matches = matchLabelMaps(result.labelMap, gt);
-        auto perClass = nlohmann::ordered_json::array();
-        for (const auto& m : matches) {
-          perClass.push_back({{"gt_class", m.gtClass}, {"class", m.predictedClass}, {"iou", m.iou}});
-        }
-        const double mean = meanMatchedIou(matches);
-        doc["evaluation"] = {{"ground_truth", gtPath}, {"matched_miou", mean}, {"per_class", perClass}};
-        std::ostringstream msg;
-        msg << path << ": matched mIoU " << mean << " over " << matches.size() << " ground-truth class(es)";
-        Log::info(msg.str());
+        evaluation = evaluateClasses(result, (std::filesystem::path(gtDir) / (input.outputName + ".png")).string(), path);
+        Log::info(path + ": matched mIoU " + formatNumber(evaluation->meanIou) + " over " +
+                  std::to_string(evaluation->matches.size()) + " ground-truth class(es)");
       }
-      ImageOutcome outcome;
-      outcome.doc = std::move(doc);
-      cv::Mat embeddings;
-      if (saveEmbeddings) embeddings = embeddingMatrix(result, embedding.channels);
-      outcome.write = [rgb, records = std::move(records), result = std::move(result), embeddings,
-                       json = dumpJson(outcome.doc)](ImageOutputDir& out) {
-        out.writeMasks(records);
-        out.writePng("classes.png", result.labelMap);
-        out.writePng("classes_vis.png", renderClasses(rgb, result));
-        for (const auto& c : result.classes) out.writePng("class_" + std::to_string(c.id) + ".png", result.labelMap == c.id);
-        if (!embeddings.empty()) writeNpy(out.pathFor("embeddings.npy"), embeddings);
-        out.writeText("masks.json", json);
-      };
-      return outcome;
+      return semanticImageResult(path, rgb, std::move(records), std::move(result), evaluation, saveEmbeddings,
+                                 embedding.channels);
     });
   });
 }

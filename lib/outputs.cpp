@@ -282,6 +282,21 @@ cv::Mat labelMap(const std::vector<MaskRecord>& records, cv::Size size) {
   return labels;
 }
 
+ImageOutcome amgResult(const std::string& imagePath, const cv::Mat& rgb, std::vector<MaskRecord> records,
+                       uint32_t seed) {
+  nameMaskFiles(records);
+  ImageOutcome outcome;
+  outcome.doc = imageResultJson(imagePath, rgb.size(), records);
+  outcome.write = [rgb, records = std::move(records), json = dumpJson(outcome.doc), seed](ImageOutputDir& out) {
+    out.writeMasks(records);
+    out.writeText("metadata.csv", amgMetadataCsv(records));
+    out.writePng("overlay.png", renderAnnotations(rgb, records, seed));
+    out.writePng("labels.png", labelMap(records, rgb.size()));
+    out.writeText("masks.json", json);
+  };
+  return outcome;
+}
+
 void writeNpy(const std::string& path, const cv::Mat& floats) {
   CV_Assert(floats.type() == CV_32FC1);
   const cv::Mat m = floats.isContinuous() ? floats : floats.clone();

@@ -6,7 +6,8 @@
 #include <opencv2/imgproc.hpp>
 
 #include "samcli/error.hpp"
-#include "samcli/outputs.hpp"
+#include "samcli/image_io.hpp"
+#include "samcli/log.hpp"
 #include "samcli/resample.hpp"
 
 namespace samcli {
@@ -201,6 +202,80 @@ cv::Mat renderClasses(const cv::Mat& rgb, const SemanticResult& result) {
                 cv::Point(x + 22, y + 13), cv::FONT_HERSHEY_SIMPLEX, 0.45, cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
   }
   return framed;
+}
+
+SemanticEvaluation evaluateClasses(const SemanticResult& result, const std::string& groundTruthPath,
+                                   const std::string& imagePath) {
+  const cv::Mat gt = readLabelMap(groundTruthPath);
+  if (gt.size() != result.labelMap.size()) {
+    throw Error("ground truth '" + groundTruthPath + "' is not the size of '" + imagePath + "'");
+  }
+  SemanticEvaluation evaluation{groundTruthPath, matchLabelMaps(result.labelMap, gt), 0.0};
+  evaluation.meanIou = meanMatchedIou(evaluation.matches);
+  return evaluation;
+}
+
+namespace {
+
+nlohmann::ordered_json classesJson(const SemanticResult& result) {
+  auto classes = nlohmann::ordered_json::array();
+  for (const auto& c : result.classes) {
+    classes.push_back({{"id", c.id}, {"members", c.members}, {"area", c.area},
+                       {"mean_predicted_iou", c.meanPredictedIou}});
+  }
+  return classes;
+}
+
+nlohmann::ordered_json evaluationJson(const SemanticEvaluation& evaluation) {
+  auto perClass = nlohmann::ordered_json::array();
+  for (const auto& m : evaluation.matches) {
+    perClass.push_back({{"gt_class", m.gtClass}, {"class", m.predictedClass}, {"iou", m.iou}});
+  }
+  return {{"ground_truth", evaluation.groundTruth}, {"matched_miou", evaluation.meanIou}, {"per_class", perClass}};
+}
+
+// Rows of an N x C float32 array; masks without a vector get a zero row (their JSON says so).
+cv::Mat embeddingMatrix(const SemanticResult& result, int channels) {
+  cv::Mat m = cv::Mat::zeros(int(result.embeddings.size()), channels, CV_32FC1);
+  for (size_t i = 0; i < result.embeddings.size(); ++i) {
+    if (!result.embeddings[i].empty()) std::copy(result.embeddings[i].begin(), result.embeddings[i].end(), m.ptr<float>(int(i)));
+  }
+  return m;
+}
+
+}  // namespace
+
+ImageOutcome semanticImageResult(const std::string& imagePath, const cv::Mat& rgb, std::vector<MaskRecord> records,
+                                 SemanticResult result, const std::optional<SemanticEvaluation>& evaluation,
+                                 bool saveEmbeddings, int channels) {
+  for (size_t i = 0; i < records.size(); ++i) {
+    auto& extra = records[i].extra;
+    extra["class"] = result.classIds[i];
+    if (result.embeddings[i].empty()) {
+      extra["embedding_norm"] = nullptr;
+      Log::warning("mask " + std::to_string(i) + " of '" + imagePath + "' covers no encoder patch: left unlabelled");
+    } else {
+      double norm = 0;
+      for (float v : result.embeddings[i]) norm += double(v) * v;
+      extra["embedding_norm"] = std::sqrt(norm);
+    }
+  }
+  nameMaskFiles(records);
+  ImageOutcome outcome;
+  outcome.doc = imageResultJson(imagePath, rgb.size(), records);
+  outcome.doc["classes"] = classesJson(result);
+  if (evaluation) outcome.doc["evaluation"] = evaluationJson(*evaluation);
+  const cv::Mat embeddings = saveEmbeddings ? embeddingMatrix(result, channels) : cv::Mat();
+  outcome.write = [rgb, records = std::move(records), result = std::move(result), embeddings,
+                   json = dumpJson(outcome.doc)](ImageOutputDir& out) {
+    out.writeMasks(records);
+    out.writePng("classes.png", result.labelMap);
+    out.writePng("classes_vis.png", renderClasses(rgb, result));
+    for (const auto& c : result.classes) out.writePng("class_" + std::to_string(c.id) + ".png", result.labelMap == c.id);
+    if (!embeddings.empty()) writeNpy(out.pathFor("embeddings.npy"), embeddings);
+    out.writeText("masks.json", json);
+  };
+  return outcome;
 }
 
 }  // namespace samcli

@@ -97,6 +97,11 @@ cv::Mat renderAnnotations(const cv::Mat& rgb, const std::vector<MaskRecord>& rec
 // first so small ones stay visible. CV_8UC1, or CV_16UC1 beyond 255 masks.
 cv::Mat labelMap(const std::vector<MaskRecord>& records, cv::Size size);
 
+// sam-amg's result for one image: masks.json, the masks, metadata.csv, overlay.png (colours from
+// `seed`) and labels.png.
+ImageOutcome amgResult(const std::string& imagePath, const cv::Mat& rgb, std::vector<MaskRecord> records,
+                       uint32_t seed);
+
 // Writes a float32 array as a NumPy .npy file (atomically), e.g. low-res logits for --mask-input.
 void writeNpy(const std::string& path, const cv::Mat& floats);
 // Reads a 2-D (or leading-1 3-D) little-endian float32 .npy. Throws Error naming the file.

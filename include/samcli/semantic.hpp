@@ -5,12 +5,15 @@
 // The embedding is the one the generator computed for the whole image: one encoder pass.
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include <opencv2/core.hpp>
 
 #include "samcli/amg.hpp"
 #include "samcli/clustering.hpp"
+#include "samcli/evaluation.hpp"
+#include "samcli/outputs.hpp"
 #include "samcli/records.hpp"
 
 namespace samcli {
@@ -78,5 +81,25 @@ std::optional<size_t> maskForBox(const std::vector<MaskRecord>& records, const B
 
 // The class map in colour with a legend strip ("class k: n masks") under the image.
 cv::Mat renderClasses(const cv::Mat& rgb, const SemanticResult& result);
+
+// A result scored against a ground-truth label map (0 = ignore): Hungarian-matched IoU per class.
+struct SemanticEvaluation {
+  std::string groundTruth;  // the label map's path
+  std::vector<ClassMatch> matches;
+  double meanIou = 0;
+};
+
+// Reads the label map at `groundTruthPath` (it must be the image's size) and matches its classes.
+SemanticEvaluation evaluateClasses(const SemanticResult& result, const std::string& groundTruthPath,
+                                   const std::string& imagePath);
+
+// sam-semantic's result for one image. The records gain "class" and "embedding_norm" (null, with a
+// warning, for a mask covering no encoder patch); masks.json adds "classes" and, when scored,
+// "evaluation". The folder holds the masks, classes.png (label map), classes_vis.png,
+// class_<k>.png and, with `saveEmbeddings`, embeddings.npy (N x channels; zero rows for masks
+// without a vector).
+ImageOutcome semanticImageResult(const std::string& imagePath, const cv::Mat& rgb, std::vector<MaskRecord> records,
+                                 SemanticResult result, const std::optional<SemanticEvaluation>& evaluation,
+                                 bool saveEmbeddings, int channels);
 
 }  // namespace samcli
