@@ -44,39 +44,40 @@ AmgOptions amgPreset(const std::string& name) {
     o.minMaskRegionArea = 100;
     return o;
   }
-  throw UsageError("unknown --preset '" + name + "' (expected fast, default, fine, sam-py or notebook)");
+  throw InvalidParameter({"preset"}, "unknown preset '" + name + "' (expected fast, default, fine, sam-py or notebook)");
 }
 
 void validateAmgOptions(const AmgOptions& o) {
-  const auto require = [](bool ok, const std::string& message) {
-    if (!ok) throw UsageError(message);
+  const auto require = [](bool ok, const char* parameter, const std::string& rule) {
+    if (!ok) throw InvalidParameter({parameter}, parameter + (" " + rule));
   };
-  const auto unit = [&](double v, const char* name) {
-    require(v >= 0.0 && v <= 1.0, std::string(name) + " must be between 0 and 1 (got " + formatNumber(v) + ")");
+  const auto unit = [&](double v, const char* parameter) {
+    require(v >= 0.0 && v <= 1.0, parameter, "must be between 0 and 1 (got " + formatNumber(v) + ")");
   };
   if (o.pointGrids.empty()) {
-    require(o.pointsPerSide >= 1 && o.pointsPerSide <= kMaxPointsPerSide,
-            "--points-per-side must be between 1 and " + std::to_string(kMaxPointsPerSide) + " (got " +
-                std::to_string(o.pointsPerSide) + ")");
+    require(o.pointsPerSide >= 1 && o.pointsPerSide <= kMaxPointsPerSide, "points_per_side",
+            "must be between 1 and " + std::to_string(kMaxPointsPerSide) + " (got " + std::to_string(o.pointsPerSide) + ")");
   }
-  require(o.pointsPerBatch >= 1, "--points-per-batch must be at least 1");
-  unit(o.predIouThresh, "--pred-iou-thresh");
-  unit(o.stabilityScoreThresh, "--stability-score-thresh");
-  require(o.stabilityScoreOffset >= 0.0, "--stability-score-offset must not be negative");
-  unit(o.boxNmsThresh, "--box-nms-thresh");
-  unit(o.cropNmsThresh, "--crop-nms-thresh");
-  require(o.cropNLayers >= 0, "--crop-n-layers must not be negative");
-  require(o.cropOverlapRatio >= 0.0 && o.cropOverlapRatio < 1.0, "--crop-overlap-ratio must be in [0, 1)");
-  require(o.cropNPointsDownscaleFactor >= 1, "--crop-n-points-downscale-factor must be at least 1");
-  require(o.minMaskRegionArea >= 0, "--min-mask-region-area must not be negative");
+  require(o.pointsPerBatch >= 1, "points_per_batch", "must be at least 1");
+  unit(o.predIouThresh, "pred_iou_thresh");
+  unit(o.stabilityScoreThresh, "stability_score_thresh");
+  require(o.stabilityScoreOffset >= 0.0, "stability_score_offset", "must not be negative");
+  unit(o.boxNmsThresh, "box_nms_thresh");
+  unit(o.cropNmsThresh, "crop_nms_thresh");
+  require(o.cropNLayers >= 0, "crop_n_layers", "must not be negative");
+  require(o.cropOverlapRatio >= 0.0 && o.cropOverlapRatio < 1.0, "crop_overlap_ratio", "must be in [0, 1)");
+  require(o.cropNPointsDownscaleFactor >= 1, "crop_n_points_downscale_factor", "must be at least 1");
+  require(o.minMaskRegionArea >= 0, "min_mask_region_area", "must not be negative");
   if (!o.pointGrids.empty()) {
-    require(o.pointGrids.size() >= size_t(o.cropNLayers) + 1,
-            "--point-grids has " + std::to_string(o.pointGrids.size()) + " grid(s) but --crop-n-layers " +
-                std::to_string(o.cropNLayers) + " needs " + std::to_string(o.cropNLayers + 1));
+    if (o.pointGrids.size() < size_t(o.cropNLayers) + 1) {
+      throw InvalidParameter({"point_grids", "crop_n_layers"},
+                             "point_grids has " + std::to_string(o.pointGrids.size()) + " grid(s) but crop_n_layers " +
+                                 std::to_string(o.cropNLayers) + " needs " + std::to_string(o.cropNLayers + 1));
+    }
   } else {
     for (int i = 0; i <= o.cropNLayers; ++i) {
-      require(int(o.pointsPerSide / std::pow(o.cropNPointsDownscaleFactor, i)) >= 1,
-              "--crop-n-points-downscale-factor leaves no points in crop layer " + std::to_string(i));
+      require(int(o.pointsPerSide / std::pow(o.cropNPointsDownscaleFactor, i)) >= 1, "crop_n_points_downscale_factor",
+              "leaves no points in crop layer " + std::to_string(i));
     }
   }
 }

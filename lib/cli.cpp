@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -387,6 +388,14 @@ int runTool(CLI::App& app, int argc, char** argv, const std::function<int()>& bo
     return body();
   } catch (const BrokenPipe&) {
     return 0;
+  } catch (const InvalidParameter& e) {
+    // Every library parameter a tool exposes is the flag of the same name: points_per_side is
+    // --points-per-side.
+    Log::error(e.renamed([](std::string name) {
+      std::replace(name.begin(), name.end(), '_', '-');
+      return "--" + name;
+    }));
+    return 2;
   } catch (const UsageError& e) {
     Log::error(e.what());
     return 2;

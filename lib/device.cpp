@@ -16,24 +16,27 @@ torch::Device selectDevice(const std::string& spec) {
   if (spec.rfind("cuda", 0) == 0) {
     int index = 0;
     if (spec.size() > 4) {
-      if (spec[4] != ':' || spec.size() == 5 || spec.find_first_not_of("0123456789", 5) != std::string::npos) {
-        throw UsageError("invalid --device '" + spec + "' (expected cpu, cuda, cuda:N or auto)");
+      if (spec[4] != ':' || spec.size() == 5 || spec.size() > 9 ||
+          spec.find_first_not_of("0123456789", 5) != std::string::npos) {
+        throw InvalidParameter({"device"}, "invalid device '" + spec + "' (expected cpu, cuda, cuda:N or auto)");
       }
       index = std::stoi(spec.substr(5));
     }
     if (!torch::cuda::is_available()) {
-      throw Error("--device " + spec + ": no CUDA device available (this LibTorch build or machine has none)");
+      throw Error("device " + spec + ": no CUDA device available (this LibTorch build or machine has none)");
     }
     if (index >= static_cast<int>(torch::cuda::device_count())) {
-      throw Error("--device " + spec + ": only " + std::to_string(torch::cuda::device_count()) + " CUDA device(s)");
+      throw Error("device " + spec + ": only " + std::to_string(torch::cuda::device_count()) + " CUDA device(s)");
     }
     return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
   }
-  throw UsageError("invalid --device '" + spec + "' (expected cpu, cuda, cuda:N or auto)");
+  throw InvalidParameter({"device"}, "invalid device '" + spec + "' (expected cpu, cuda, cuda:N or auto)");
 }
 
 void configureThreads(int threads) {
-  if (threads < 0) throw Error("invalid --threads " + std::to_string(threads) + " (expected 0 for all cores, or N >= 1)");
+  if (threads < 0) {
+    throw InvalidParameter({"threads"}, "invalid threads " + std::to_string(threads) + " (expected 0 for all cores, or N >= 1)");
+  }
   const int n = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   at::set_num_threads(n);
   // OpenCV's TBB workers spin after each parallel loop; beside LibTorch's OpenMP team on the same

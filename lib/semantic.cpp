@@ -9,6 +9,7 @@
 #include "samcli/image_io.hpp"
 #include "samcli/log.hpp"
 #include "samcli/resample.hpp"
+#include "samcli/text_input.hpp"
 
 namespace samcli {
 namespace {
@@ -86,13 +87,13 @@ std::vector<float> poolEmbedding(const ImageEmbedding& embedding, const cv::Mat&
 
 void validateSemanticOptions(const SemanticOptions& o) {
   if (o.method == ClusterMethod::Dbscan) {
-    if (!(o.eps > 0.0)) throw UsageError("--eps must be greater than 0 (got " + std::to_string(o.eps) + ")");
-    if (o.minSamples < 1) throw UsageError("--min-samples must be at least 1");
+    if (!(o.eps > 0.0)) throw InvalidParameter({"eps"}, "eps must be greater than 0 (got " + formatNumber(o.eps) + ")");
+    if (o.minSamples < 1) throw InvalidParameter({"min_samples"}, "min_samples must be at least 1");
   } else if (o.clusters < 1) {
-    throw UsageError("--clusters must be at least 1 (got " + std::to_string(o.clusters) + ")");
+    throw InvalidParameter({"clusters"}, "clusters must be at least 1 (got " + std::to_string(o.clusters) + ")");
   }
   if (o.pooling.minCoverage < 0.0 || o.pooling.minCoverage > 1.0) {
-    throw UsageError("--min-coverage must be between 0 and 1");
+    throw InvalidParameter({"min_coverage"}, "min_coverage must be between 0 and 1 (got " + formatNumber(o.pooling.minCoverage) + ")");
   }
 }
 

@@ -90,16 +90,16 @@ TEST_CASE("invalid generator options are rejected with the option's name", "[amg
       CHECK_THAT(e.what(), Catch::Contains(needle));
     }
   };
-  rejects([](AmgOptions& o) { o.pointsPerSide = 0; }, "--points-per-side");
-  rejects([](AmgOptions& o) { o.pointsPerBatch = 0; }, "--points-per-batch");
-  rejects([](AmgOptions& o) { o.predIouThresh = -0.1; }, "--pred-iou-thresh");
-  rejects([](AmgOptions& o) { o.stabilityScoreThresh = 1.5; }, "--stability-score-thresh");
-  rejects([](AmgOptions& o) { o.stabilityScoreOffset = -1; }, "--stability-score-offset");
-  rejects([](AmgOptions& o) { o.boxNmsThresh = -1; }, "--box-nms-thresh");
-  rejects([](AmgOptions& o) { o.cropNLayers = -1; }, "--crop-n-layers");
-  rejects([](AmgOptions& o) { o.cropOverlapRatio = 1.0; }, "--crop-overlap-ratio");
-  rejects([](AmgOptions& o) { o.cropNPointsDownscaleFactor = 0; }, "--crop-n-points-downscale-factor");
-  rejects([](AmgOptions& o) { o.minMaskRegionArea = -5; }, "--min-mask-region-area");
+  rejects([](AmgOptions& o) { o.pointsPerSide = 0; }, "points_per_side");
+  rejects([](AmgOptions& o) { o.pointsPerBatch = 0; }, "points_per_batch");
+  rejects([](AmgOptions& o) { o.predIouThresh = -0.1; }, "pred_iou_thresh");
+  rejects([](AmgOptions& o) { o.stabilityScoreThresh = 1.5; }, "stability_score_thresh");
+  rejects([](AmgOptions& o) { o.stabilityScoreOffset = -1; }, "stability_score_offset");
+  rejects([](AmgOptions& o) { o.boxNmsThresh = -1; }, "box_nms_thresh");
+  rejects([](AmgOptions& o) { o.cropNLayers = -1; }, "crop_n_layers");
+  rejects([](AmgOptions& o) { o.cropOverlapRatio = 1.0; }, "crop_overlap_ratio");
+  rejects([](AmgOptions& o) { o.cropNPointsDownscaleFactor = 0; }, "crop_n_points_downscale_factor");
+  rejects([](AmgOptions& o) { o.minMaskRegionArea = -5; }, "min_mask_region_area");
   rejects(
       [](AmgOptions& o) {
         o.pointsPerSide = 2;
@@ -112,11 +112,11 @@ TEST_CASE("invalid generator options are rejected with the option's name", "[amg
         o.pointGrids = {{{0.5, 0.5}}};
         o.cropNLayers = 1;
       },
-      "--point-grids");
+      "point_grids");
   CHECK_NOTHROW(validateAmgOptions(amgPreset("sam-py")));
   // 100000 per side ended in bad_alloc.
-  rejects([](AmgOptions& o) { o.pointsPerSide = 100000; }, "--points-per-side must be between 1 and 1024 (got 100000)");
-  rejects([](AmgOptions& o) { o.predIouThresh = 1e308; }, "--pred-iou-thresh must be between 0 and 1 (got 1e+308)");
+  rejects([](AmgOptions& o) { o.pointsPerSide = 100000; }, "points_per_side must be between 1 and 1024 (got 100000)");
+  rejects([](AmgOptions& o) { o.predIouThresh = 1e308; }, "pred_iou_thresh must be between 0 and 1 (got 1e+308)");
 }
 
 TEST_CASE("readPointGrids names the file, the grid and the point", "[amg]") {

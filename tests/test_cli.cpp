@@ -290,10 +290,12 @@ TEST_CASE("resolveAmgOptions: malformed, out-of-range values and unknown presets
     CHECK(test::messageOf<UsageError>([&] { resolved("default", std::string("--crop-overlap-ratio ") + bad); }) ==
           std::string("invalid --crop-overlap-ratio '") + bad + "' (expected a number or a fraction like 512/1500)");
   }
-  CHECK_THAT(test::messageOf<UsageError>([] { resolved("default", "--pred-iou-thresh 1.5"); }),
-             StartsWith("--pred-iou-thresh must be between 0 and 1"));
-  CHECK(test::messageOf<UsageError>([] { resolved("default", "--points-per-side 0"); }) == "--points-per-side must be between 1 and 1024 (got 0)");
-  CHECK_THAT(test::messageOf<UsageError>([] { resolved("default", "--preset nope"); }), StartsWith("unknown --preset 'nope'"));
+  // The library's checks name its parameters; runTool shows them as flags (test below).
+  CHECK_THAT(test::messageOf<InvalidParameter>([] { resolved("default", "--pred-iou-thresh 1.5"); }),
+             StartsWith("pred_iou_thresh must be between 0 and 1"));
+  CHECK(test::messageOf<InvalidParameter>([] { resolved("default", "--points-per-side 0"); }) ==
+        "points_per_side must be between 1 and 1024 (got 0)");
+  CHECK_THAT(test::messageOf<InvalidParameter>([] { resolved("default", "--preset nope"); }), StartsWith("unknown preset 'nope'"));
   // A non-number for an integer option is CLI11's parse error.
   CHECK_THROWS_AS(resolved("default", "--points-per-side many"), CLI::ParseError);
 }
@@ -391,6 +393,27 @@ TEST_CASE("runTool: UsageError exits 2, Error 1, other exceptions 1 with their f
       run(app, {"a.png"}, []() -> int { throw std::runtime_error("shape mismatch\n  at frame 1\n  at frame 2"); });
   CHECK(internal.code == 1);
   CHECK(internal.err == "sam-test: error: internal error: shape mismatch\n");
+}
+
+TEST_CASE("runTool: a library parameter is named by its flag, exit 2", "[cli]") {
+  CLI::App app{"test", "sam-test"};
+  CommonOptions options;
+  addCommonOptions(app, options);
+  AmgCli amg;
+  addAmgOptions(app, amg, "default");
+  const ToolRun r = run(app, {"a.png", "--points-per-side", "4", "--crop-n-layers", "3", "--crop-n-points-downscale-factor", "2"},
+                        [&]() -> int {
+                          resolveAmgOptions(amg);
+                          return 0;
+                        });
+  CHECK(r.code == 2);
+  CHECK(r.err == "sam-test: error: --crop-n-points-downscale-factor leaves no points in crop layer 3\n");
+  app.clear();
+
+  const ToolRun two = run(app, {"a.png"}, []() -> int {
+    throw InvalidParameter({"point_grids", "crop_n_layers"}, "point_grids has 1 grid(s) but crop_n_layers 2 needs 3");
+  });
+  CHECK(two.err == "sam-test: error: --point-grids has 1 grid(s) but --crop-n-layers 2 needs 3\n");
 }
 
 TEST_CASE("addPromptFileOption: IMAGE... or --prompts FILE, exactly one of the two", "[cli]") {

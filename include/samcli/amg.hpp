@@ -46,10 +46,10 @@ struct AmgOptions {
 // one crop layer, downscale 2, min region 100) and "sam-py" (SAM.py's: 10 points, IoU 0.995,
 // stability 0.95, one crop layer, downscale 2, min region 100) and "notebook" (the SAM semantic
 // segmentation notebook's: 51 points, IoU 0.86, stability 0.92, one crop layer, downscale 2, min
-// region 100). Throws UsageError for other names.
+// region 100). Throws InvalidParameter ("preset") for other names.
 AmgOptions amgPreset(const std::string& name);
 
-// Throws Error with a message naming the option for out-of-range values.
+// Throws InvalidParameter naming the parameter (points_per_side, pred_iou_thresh...) for out-of-range values.
 void validateAmgOptions(const AmgOptions& options);
 
 // Reads point grids from JSON: [[[x,y],...], ...] one list per crop layer, coordinates in [0,1],

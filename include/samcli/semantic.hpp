@@ -47,7 +47,7 @@ struct SemanticOptions {
   uint64_t seed = 0;
 };
 
-// Throws UsageError naming the option (eps <= 0, min-samples < 1, clusters < 1 for k-means...).
+// Throws InvalidParameter naming the parameter (eps <= 0, min_samples < 1, clusters < 1 for k-means...).
 void validateSemanticOptions(const SemanticOptions& options);
 
 struct SemanticClass {
