@@ -24,9 +24,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from samcli_e2e import iou, rle_decode  # noqa: E402
 import reference_sets  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REFERENCE = os.environ.get("SAMCLI_REFERENCE_DATA", os.path.join(HERE, "..", "data", "reference"))
-SKIP = 77
+from reference_sets import REFERENCE, SKIP
 
 
 def tool_args(prompt):
@@ -46,13 +44,10 @@ def main():
     ap.add_argument("images", nargs="*")
     reference_sets.add_argument(ap)
     args = ap.parse_args()
-    model = os.environ.get("SAMCLI_PARITY_MODEL")
-    if not model or not os.path.isdir(REFERENCE):
-        print("skipped: set SAMCLI_PARITY_MODEL to a stand-in export (tests/data/README.md says how to make one)")
+    run = reference_sets.start(args)
+    if run is None:
         return SKIP
-    ref_set = reference_sets.choose(args.reference_set, model)
-    print("reference set %s (official %s %s)" % (ref_set.name, ref_set.package, ref_set.model_type))
-    bin_dir = os.environ.get("SAMCLI_BIN_DIR", os.path.join(HERE, "..", "..", "build", "apps"))
+    model, ref_set, bin_dir = run.model, run.reference_set, run.bin_dir
     images = args.images or sorted(d for d in os.listdir(os.path.join(REFERENCE, "out"))
                                    if os.path.exists(os.path.join(ref_set.directory(REFERENCE, d), "predictor.json")))
     worst_iou, worst_score, failures = 1.0, 0.0, 0

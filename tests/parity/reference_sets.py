@@ -10,6 +10,10 @@ the model_type in the manifest of the model they test (a vit_t export is compare
 import json
 import os
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+REFERENCE = os.environ.get("SAMCLI_REFERENCE_DATA", os.path.join(HERE, "..", "data", "reference"))
+SKIP = 77  # CTest's and automake's "skipped" exit code
+
 
 class ReferenceSet:
     def __init__(self, name, subfolder, package, model_type):
@@ -45,3 +49,25 @@ def add_argument(ap):
     ap.add_argument("--reference-set", choices=sorted(SETS), default="",
                     help="reference outputs to compare with (default: from the model's model_type; "
                     "vit_t -> mobile_sam, else sam)")
+
+
+class Run:
+    """What a comparison runs: the model under test, the reference set and the tools' folder."""
+
+    def __init__(self, model, reference_set, bin_dir):
+        self.model = model
+        self.reference_set = reference_set
+        self.bin_dir = bin_dir
+
+
+def start(args):
+    """The run from SAMCLI_PARITY_MODEL, --reference-set and SAMCLI_BIN_DIR, announced on stdout;
+    None (after saying why) when no model is given, so the caller exits with SKIP."""
+    model = os.environ.get("SAMCLI_PARITY_MODEL")
+    if not model or not os.path.isdir(REFERENCE):
+        print("skipped: set SAMCLI_PARITY_MODEL to a stand-in export (tests/data/README.md says how to make one)")
+        return None
+    ref_set = choose(args.reference_set, model)
+    print("reference set %s (official %s %s)" % (ref_set.name, ref_set.package, ref_set.model_type))
+    bin_dir = os.environ.get("SAMCLI_BIN_DIR", os.path.join(HERE, "..", "..", "build", "apps"))
+    return Run(model, ref_set, bin_dir)
