@@ -78,13 +78,13 @@ std::vector<QuerySet> querySets(const TextSamOptions& o) {
   }
   std::vector<std::vector<std::string>> lines;
   if (o.queriesFrom == "-") {
-    lines = readQuerySets(std::cin, "-");
+    lines = readQuerySets(std::cin, "--queries-from '-'");
   } else {
     std::ifstream in(o.queriesFrom);
     if (!in || std::filesystem::is_directory(o.queriesFrom)) {
       throw Error("cannot read --queries-from '" + o.queriesFrom + "': no such file");
     }
-    lines = readQuerySets(in, o.queriesFrom);
+    lines = readQuerySets(in, "--queries-from '" + o.queriesFrom + "'");
   }
   std::vector<QuerySet> sets;
   for (auto& queries : lines) sets.push_back({std::move(queries), "q" + std::to_string(sets.size() + 1)});

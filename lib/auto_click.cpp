@@ -26,7 +26,7 @@ std::string sizeText(cv::Size s) { return std::to_string(s.width) + "x" + std::t
 
 GroundTruthMasks::GroundTruthMasks(std::string path) : path_(std::move(path)) {
   std::error_code ec;
-  if (!fs::exists(path_, ec)) throw UsageError("--auto-click '" + path_ + "': no such file or folder");
+  if (!fs::exists(path_, ec)) throw InvalidParameter({"auto_click"}, "auto_click '" + path_ + "': no such file or folder");
   folder_ = fs::is_directory(path_, ec);
   if (!folder_) return;
   for (fs::recursive_directory_iterator it(path_, ec), end; it != end && !ec; it.increment(ec)) {
@@ -37,9 +37,9 @@ GroundTruthMasks::GroundTruthMasks(std::string path) : path_(std::move(path)) {
     byName_.emplace(name, it->path().string());
     byStem_[lastComponent(name)].push_back(name);
   }
-  if (ec) throw UsageError("--auto-click: cannot list ground-truth folder '" + path_ + "': " + ec.message());
+  if (ec) throw InvalidParameter({"auto_click"}, "auto_click: cannot list ground-truth folder '" + path_ + "': " + ec.message());
   for (auto& [stem, names] : byStem_) std::sort(names.begin(), names.end());
-  if (byName_.empty()) throw UsageError("--auto-click: no ground-truth masks (*.png) under '" + path_ + "'");
+  if (byName_.empty()) throw InvalidParameter({"auto_click"}, "auto_click: no ground-truth masks (*.png) under '" + path_ + "'");
 }
 
 std::string GroundTruthMasks::maskFor(const InputImage& input) const {

@@ -266,7 +266,8 @@ std::vector<GtItem> listGroundTruth(const std::string& path, bool perCategory) {
   if (!fs::exists(path, ec)) throw Error("ground truth '" + path + "': no such file or folder");
   if (!fs::is_directory(path, ec)) return groundTruthFromCoco(readJsonFile(path), path, perCategory);
   if (perCategory) {
-    throw UsageError("--per-category needs a COCO JSON ground truth; in a folder the subfolders are the groups");
+    throw InvalidParameter({"per_category"},
+                           "per_category needs a COCO JSON ground truth; in a folder the subfolders are the groups");
   }
   std::vector<GtItem> items = groundTruthFromFolder(path);
   std::sort(items.begin(), items.end(), [](const GtItem& a, const GtItem& b) { return a.key < b.key; });

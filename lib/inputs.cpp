@@ -131,7 +131,7 @@ Shard parseShard(const std::string& text) {
     }
   } catch (const std::exception&) {
   }
-  throw UsageError("invalid --shard '" + text + "' (expected I/N with 0 <= I < N, e.g. 0/3)");
+  throw InvalidParameter({"shard"}, "invalid shard '" + text + "' (expected I/N with 0 <= I < N, e.g. 0/3)");
 }
 
 std::vector<InputImage> selectShard(const std::vector<InputImage>& inputs, Shard shard) {

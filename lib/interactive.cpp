@@ -22,7 +22,8 @@ void requireDisplay() {
   const char* x11 = std::getenv("DISPLAY");
   const char* wayland = std::getenv("WAYLAND_DISPLAY");
   if ((!x11 || !*x11) && (!wayland || !*wayland)) {
-    throw UsageError("--interactive needs a display: DISPLAY is not set (use --session for programs)");
+    throw InvalidParameter({"interactive", "session"},
+                           "interactive needs a display: DISPLAY is not set (use session for programs)");
   }
 }
 

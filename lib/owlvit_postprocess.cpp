@@ -73,17 +73,17 @@ std::string joinQueries(const std::vector<std::string>& queries) {
   return text;
 }
 
-std::vector<std::vector<std::string>> readQuerySets(std::istream& in, const std::string& name) {
+std::vector<std::vector<std::string>> readQuerySets(std::istream& in, const std::string& source) {
   std::vector<std::vector<std::string>> sets;
   std::string line;
-  LineReader lines(in, "--queries-from '" + name + "'");
+  LineReader lines(in, source);
   while (lines.next(line)) {
     if (trimAscii(line).empty()) continue;
-    sets.push_back(splitQueries(line, "--queries-from '" + name + "' line " + std::to_string(lines.lineNumber())));
+    sets.push_back(splitQueries(line, source + " line " + std::to_string(lines.lineNumber())));
   }
-  if (in.bad()) throw Error("cannot read --queries-from '" + name + "'");
+  if (in.bad()) throw Error("cannot read " + source);
   if (sets.empty()) {
-    throw UsageError("--queries-from '" + name + "' has no queries (one query set per line, e.g. \"dog, person\")");
+    throw UsageError(source + " has no queries (one query set per line, e.g. \"dog, person\")");
   }
   return sets;
 }

@@ -115,12 +115,12 @@ TEST_CASE("Ground truth given as one file serves every input", "[auto_click]") {
 TEST_CASE("Ground truth that does not exist or holds no PNG is a usage error", "[auto_click]") {
   const GroundTruthTree tree;
   CHECK_THROWS_AS(GroundTruthMasks(tree / "nope"), UsageError);
-  CHECK_THROWS_WITH(GroundTruthMasks(tree / "nope"), "--auto-click '" + tree / "nope" + "': no such file or folder");
+  CHECK_THROWS_WITH(GroundTruthMasks(tree / "nope"), "auto_click '" + tree / "nope" + "': no such file or folder");
   fs::create_directories(tree.dir.path / "empty/sub");
   tree.dir.write("empty/sub/mask.jpg", "not a png");
   CHECK_THROWS_AS(GroundTruthMasks(tree / "empty"), UsageError);
   CHECK_THROWS_WITH(GroundTruthMasks(tree / "empty"),
-                    "--auto-click: no ground-truth masks (*.png) under '" + tree / "empty" + "'");
+                    "auto_click: no ground-truth masks (*.png) under '" + tree / "empty" + "'");
 }
 
 TEST_CASE("autoClick: the object pixel farthest from the boundary, as (x, y)", "[auto_click]") {

@@ -195,27 +195,27 @@ TEST_CASE("splitQueries rejects text that is not UTF-8 before any model runs", "
   CHECK(test::messageOf<UsageError>([] { splitQueries("dog, \xed\xa0\x80", "--text"); }) ==
         "query '\\xed\\xa0\\x80' in --text is not valid UTF-8");  // a UTF-16 surrogate
   std::istringstream in("dog\ncat \xff\n");
-  CHECK(test::messageOf<UsageError>([&] { readQuerySets(in, "q.txt"); }) ==
-        "query 'cat \\xff' in --queries-from 'q.txt' line 2 is not valid UTF-8");
+  CHECK(test::messageOf<UsageError>([&] { readQuerySets(in, "query file 'q.txt'"); }) ==
+        "query 'cat \\xff' in query file 'q.txt' line 2 is not valid UTF-8");
 }
 
 TEST_CASE("readQuerySets bounds its lines (--queries-from /dev/zero)", "[owlvit]") {
   std::istringstream zeros(std::string(100000, '\0'));
-  CHECK_THROWS_WITH(readQuerySets(zeros, "/dev/zero"), "--queries-from '/dev/zero' line 1 is longer than 64 KiB");
+  CHECK_THROWS_WITH(readQuerySets(zeros, "query file '/dev/zero'"), "query file '/dev/zero' line 1 is longer than 64 KiB");
 }
 
 TEST_CASE("readQuerySets: one set per non-blank line", "[owlvit]") {
   std::istringstream in("dog\n\n  \ncat, bird\r\nred car\n");
-  const auto sets = readQuerySets(in, "q.txt");
+  const auto sets = readQuerySets(in, "query file 'q.txt'");
   REQUIRE(sets.size() == 3);
   CHECK(sets[0] == std::vector<std::string>{"dog"});
   CHECK(sets[1] == std::vector<std::string>{"cat", "bird"});
   CHECK(sets[2] == std::vector<std::string>{"red car"});
 
   std::istringstream blank("\n \n");
-  CHECK(test::messageOf<UsageError>([&] { readQuerySets(blank, "q.txt"); }).find("'q.txt' has no queries") != std::string::npos);
+  CHECK(test::messageOf<UsageError>([&] { readQuerySets(blank, "query file 'q.txt'"); }).find("query file 'q.txt' has no queries") != std::string::npos);
   std::istringstream bad("dog\n!!\n");
-  CHECK(test::messageOf<UsageError>([&] { readQuerySets(bad, "q.txt"); }).find("'q.txt' line 2") != std::string::npos);
+  CHECK(test::messageOf<UsageError>([&] { readQuerySets(bad, "query file 'q.txt'"); }).find("query file 'q.txt' line 2") != std::string::npos);
 }
 
 TEST_CASE("tokenizeQueries packs one row per query and reports truncation", "[owlvit]") {

@@ -27,9 +27,10 @@ std::vector<std::string> splitQueries(const std::string& text, const std::string
 // The queries as one --text value again ("dog, person"), for messages and titles.
 std::string joinQueries(const std::vector<std::string>& queries);
 
-// Reads --queries-from: one query set per non-blank line, each split as splitQueries. `name` (the
-// file name, or "-" for stdin) goes into messages. Throws UsageError when there is no set.
-std::vector<std::vector<std::string>> readQuerySets(std::istream& in, const std::string& name);
+// Reads a query file: one query set per non-blank line, each split as splitQueries. `source`
+// says where the lines come from in messages (e.g. "query file 'q.txt'"). Throws UsageError when
+// there is no set.
+std::vector<std::vector<std::string>> readQuerySets(std::istream& in, const std::string& source);
 
 // The detector's text input: one row of `length` ids per query.
 struct QueryTokens {
