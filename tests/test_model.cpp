@@ -3,11 +3,17 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
 #include "samcli/error.hpp"
 #include "samcli/model.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace samcli;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -15,6 +21,12 @@ const nlohmann::json kSam = nlohmann::json::parse(R"({"format": "samcli-sam", "f
   "model_type": "fixture", "image_size": 1024, "pixel_mean": [123.675, 116.28, 103.53],
   "pixel_std": [58.395, 57.12, 57.375], "mask_threshold": 0.0, "embedding_shape": [256, 64, 64],
   "low_res_mask_size": 256, "files": {"image_encoder": "e.pt", "prompt_decoder": "d.pt"}})");
+
+const char* kOwlVitManifest = R"({"format": "samcli-owlvit", "format_version": 1, "model_type": "test",
+  "image_size": 768, "image_mean": [0.48145466, 0.4578275, 0.40821073],
+  "image_std": [0.26862954, 0.26130258, 0.27577711], "max_text_length": 16,
+  "bos_id": 49406, "eos_id": 49407, "pad_id": 0,
+  "files": {"detector": "detector.pt", "bpe_merges": "merges.txt"}})";
 
 }  // namespace
 
@@ -80,4 +92,62 @@ TEST_CASE("resolveModelDir finds sam_<type> under $SAMCLI_WEIGHTS for every mode
   }
   CHECK_THROWS_WITH(resolveModelDir("x"), Catch::StartsWith("model 'x' not found (looked in " + (dir.path / "sam_x").string()));
   ::unsetenv("SAMCLI_WEIGHTS");
+}
+
+TEST_CASE("readOwlVitManifest reads the documented fields and names what is wrong", "[model]") {
+  const samcli::test::TempDir dir;
+  dir.write("det/manifest.json", kOwlVitManifest);
+  dir.write("det/detector.pt", "x");
+  dir.write("det/merges.txt", "#version: 0.2\n");
+  const std::string det = (dir.path / "det").string();
+  const OwlVitManifest m = readOwlVitManifest(det);
+  CHECK(m.imageSize == 768);
+  CHECK(m.imageStd[2] == Approx(0.27577711f));
+  CHECK(m.maxTextLength == 16);
+  CHECK(m.eosId == 49407);
+  CHECK(m.bpeMergesFile == "merges.txt");
+
+  fs::remove(dir.path / "det" / "merges.txt");
+  CHECK_THROWS_WITH(readOwlVitManifest(det),
+                    "detector model directory '" + det + "' lacks 'merges.txt' named in its manifest");
+
+  // A manifest never leads a read out of its directory.
+  dir.write("merges.txt", "#version: 0.2\n");
+  for (const std::string& outside :
+       std::vector<std::string>{"../merges.txt", "sub/../../merges.txt", (dir.path / "merges.txt").string()}) {
+    std::string manifest = kOwlVitManifest;
+    manifest.replace(manifest.find("\"merges.txt\""), 12, "\"" + outside + "\"");
+    dir.write("det/manifest.json", manifest);
+    CHECK_THROWS_WITH(readOwlVitManifest(det), "model manifest '" + det + "/manifest.json': files.bpe_merges '" +
+                                                   outside + "' is not inside the model directory (expected a path "
+                                                   "relative to it)");
+  }
+
+  dir.write("sam/manifest.json", R"({"format": "samcli-sam", "format_version": 1})");
+  CHECK_THROWS_WITH(readOwlVitManifest((dir.path / "sam").string()),
+                    Catch::Contains("is not an OWL-ViT detector (format \"samcli-sam\")"));
+  nlohmann::json j = nlohmann::json::parse(kOwlVitManifest);
+  j["image_std"] = {0.2, 0, 0.2};
+  dir.write("det/manifest.json", j.dump());
+  CHECK_THROWS_WITH(readOwlVitManifest(det), "model manifest '" + (dir.path / "det/manifest.json").string() +
+                                                 "': field \"image_std\" must be 3 numbers in [1e-06, 1e+06], got [0.2,0,0.2]");
+  j = nlohmann::json::parse(kOwlVitManifest);
+  j["max_text_length"] = 2;
+  dir.write("det/manifest.json", j.dump());
+  CHECK_THROWS_WITH(readOwlVitManifest(det), Catch::EndsWith("field \"max_text_length\" must be an integer in [3, 4096], got 2"));
+}
+
+TEST_CASE("resolveDetectorDir finds owlvit-<name> under $SAMCLI_WEIGHTS", "[model]") {
+  const samcli::test::TempDir dir;
+  dir.write("owlvit-base-patch32/manifest.json", kOwlVitManifest);
+  ::setenv("SAMCLI_WEIGHTS", dir.path.c_str(), 1);
+  CHECK(resolveDetectorDir("base-patch32") == (dir.path / "owlvit-base-patch32").string());
+  CHECK(resolveDetectorDir("owlvit-base-patch32") == (dir.path / "owlvit-base-patch32").string());
+  CHECK_THROWS_WITH(resolveDetectorDir("large"), Catch::StartsWith("detector model 'large' not found (looked in"));
+  CHECK_THROWS_WITH(resolveDetectorDir("/no/such/dir"), "detector model directory '/no/such/dir' does not exist");
+  ::unsetenv("SAMCLI_WEIGHTS");
+  ::unsetenv("SAMCLI_DETECTOR_TEST");
+  CHECK_THROWS_WITH(resolveDetectorDir("", "SAMCLI_DETECTOR_TEST"),
+                    Catch::StartsWith("no detector model given: pass --detector-model DIR|NAME or set "
+                                      "SAMCLI_DETECTOR_TEST"));
 }

@@ -1,15 +1,11 @@
-// OWL-ViT's torch-free half: queries, tokens, manifest and detection post-processing. Expectations
+// OWL-ViT's torch-free half: queries, tokens and detection post-processing. Expectations
 // are hand-computed; the post-processing cases were also run through the steps of Hugging Face's
 // post_process_object_detection (torch.max over queries, sigmoid, center_to_corners_format, scale by
 // (w, h, w, h), score > threshold) in float32, and the NMS case through
 // torchvision.ops.batched_nms, under /usr/bin/python3 (torch 1.13, torchvision 0.14).
 #include <catch2/catch.hpp>
-#include <nlohmann/json.hpp>
 
 #include <cmath>
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -17,11 +13,9 @@
 #include "samcli/error.hpp"
 #include "samcli/model.hpp"
 #include "samcli/owlvit.hpp"
-#include "support/temp_dir.hpp"
 #include "support/message_of.hpp"
 
 using namespace samcli;
-namespace fs = std::filesystem;
 
 namespace {
 
@@ -43,18 +37,11 @@ void requireBox(const BoxXyxy& b, double x0, double y0, double x1, double y1) {
   CHECK(b.y1 == Approx(y1).margin(1e-3));
 }
 
-
 const ClipTokenizer& tokenizer() {
   static const ClipTokenizer instance = ClipTokenizer::fromBpeFile(
       SAMCLI_TEST_DATA_DIR "/clip/clip_bpe_simple_vocab_16e6.txt.gz");
   return instance;
 }
-
-const char* kManifest = R"({"format": "samcli-owlvit", "format_version": 1, "model_type": "test",
-  "image_size": 768, "image_mean": [0.48145466, 0.4578275, 0.40821073],
-  "image_std": [0.26862954, 0.26130258, 0.27577711], "max_text_length": 16,
-  "bos_id": 49406, "eos_id": 49407, "pad_id": 0,
-  "files": {"detector": "detector.pt", "bpe_merges": "merges.txt"}})";
 
 }  // namespace
 
@@ -240,62 +227,4 @@ TEST_CASE("tokenizeQueries packs one row per query and reports truncation", "[ow
   // Control characters pass splitQueries but tokenize to nothing.
   const std::string message = test::messageOf<UsageError>([&] { tokenizeQueries(tokenizer(), {"\x01"}, manifest); });
   CHECK(message.find("query '\x01'") == 0);
-}
-
-TEST_CASE("readOwlVitManifest reads the documented fields and names what is wrong", "[owlvit]") {
-  const samcli::test::TempDir dir;
-  dir.write("det/manifest.json", kManifest);
-  dir.write("det/detector.pt", "x");
-  dir.write("det/merges.txt", "#version: 0.2\n");
-  const std::string det = (dir.path / "det").string();
-  const OwlVitManifest m = readOwlVitManifest(det);
-  CHECK(m.imageSize == 768);
-  CHECK(m.imageStd[2] == Approx(0.27577711f));
-  CHECK(m.maxTextLength == 16);
-  CHECK(m.eosId == 49407);
-  CHECK(m.bpeMergesFile == "merges.txt");
-
-  fs::remove(dir.path / "det" / "merges.txt");
-  CHECK_THROWS_WITH(readOwlVitManifest(det),
-                    "detector model directory '" + det + "' lacks 'merges.txt' named in its manifest");
-
-  // A manifest never leads a read out of its directory.
-  dir.write("merges.txt", "#version: 0.2\n");
-  for (const std::string& outside :
-       std::vector<std::string>{"../merges.txt", "sub/../../merges.txt", (dir.path / "merges.txt").string()}) {
-    std::string manifest = kManifest;
-    manifest.replace(manifest.find("\"merges.txt\""), 12, "\"" + outside + "\"");
-    dir.write("det/manifest.json", manifest);
-    CHECK_THROWS_WITH(readOwlVitManifest(det), "model manifest '" + det + "/manifest.json': files.bpe_merges '" +
-                                                   outside + "' is not inside the model directory (expected a path "
-                                                   "relative to it)");
-  }
-
-  dir.write("sam/manifest.json", R"({"format": "samcli-sam", "format_version": 1})");
-  CHECK_THROWS_WITH(readOwlVitManifest((dir.path / "sam").string()),
-                    Catch::Contains("is not an OWL-ViT detector (format \"samcli-sam\")"));
-  nlohmann::json j = nlohmann::json::parse(kManifest);
-  j["image_std"] = {0.2, 0, 0.2};
-  dir.write("det/manifest.json", j.dump());
-  CHECK_THROWS_WITH(readOwlVitManifest(det), "model manifest '" + (dir.path / "det/manifest.json").string() +
-                                                 "': field \"image_std\" must be 3 numbers in [1e-06, 1e+06], got [0.2,0,0.2]");
-  j = nlohmann::json::parse(kManifest);
-  j["max_text_length"] = 2;
-  dir.write("det/manifest.json", j.dump());
-  CHECK_THROWS_WITH(readOwlVitManifest(det), Catch::EndsWith("field \"max_text_length\" must be an integer in [3, 4096], got 2"));
-}
-
-TEST_CASE("resolveDetectorDir finds owlvit-<name> under $SAMCLI_WEIGHTS", "[owlvit]") {
-  const samcli::test::TempDir dir;
-  dir.write("owlvit-base-patch32/manifest.json", kManifest);
-  ::setenv("SAMCLI_WEIGHTS", dir.path.c_str(), 1);
-  CHECK(resolveDetectorDir("base-patch32") == (dir.path / "owlvit-base-patch32").string());
-  CHECK(resolveDetectorDir("owlvit-base-patch32") == (dir.path / "owlvit-base-patch32").string());
-  CHECK_THROWS_WITH(resolveDetectorDir("large"), Catch::StartsWith("detector model 'large' not found (looked in"));
-  CHECK_THROWS_WITH(resolveDetectorDir("/no/such/dir"), "detector model directory '/no/such/dir' does not exist");
-  ::unsetenv("SAMCLI_WEIGHTS");
-  ::unsetenv("SAMCLI_DETECTOR_TEST");
-  CHECK_THROWS_WITH(resolveDetectorDir("", "SAMCLI_DETECTOR_TEST"),
-                    Catch::StartsWith("no detector model given: pass --detector-model DIR|NAME or set "
-                                      "SAMCLI_DETECTOR_TEST"));
 }
