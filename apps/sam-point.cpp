@@ -100,9 +100,7 @@ ImageOutcome segment(Predictor& predictor, const InputImage& input,
   checkPromptInside(prompt, rgb.size(), input.path);
   predictor.setImage(rgb);
   std::vector<MaskPrediction> predictions = predictor.predict(prompt, multimask);
-  const auto best = std::max_element(predictions.begin(), predictions.end(),
-                                     [](const auto& a, const auto& b) { return a.predictedIou < b.predictedIou; });
-  const cv::Mat bestLogits = best->lowResLogits;
+  const cv::Mat bestLogits = predictions[bestPrediction(predictions)].lowResLogits;
   std::vector<MaskRecord> records = recordsFromPredictions(prompt, predictions, rgb.size());
   return promptedResult(input.path, rgb, std::move(records), multimask,
                         {{"best_logits.npy", bestLogits}});
@@ -124,9 +122,7 @@ int runAutoClick(const CommonOptions& common, const std::string& gtPath) {
     prompt.labels = {1};
     predictor.setImage(rgb);
     std::vector<MaskPrediction> predictions = predictor.predict(prompt, true);
-    const auto best = std::max_element(predictions.begin(), predictions.end(),
-                                       [](const auto& a, const auto& b) { return a.predictedIou < b.predictedIou; });
-    std::vector<MaskPrediction> kept = {*best};
+    std::vector<MaskPrediction> kept = {predictions[bestPrediction(predictions)]};
     std::vector<MaskRecord> records = recordsFromPredictions(prompt, kept, rgb.size());
     records.front().extra["auto_click"] = true;
     records.front().extra["gt_mask"] = maskPath;

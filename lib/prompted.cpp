@@ -39,6 +39,15 @@ std::vector<Prompt> boxPrompts(const std::vector<BoxXyxy>& boxes, const std::vec
   return prompts;
 }
 
+size_t bestPrediction(const std::vector<MaskPrediction>& predictions) {
+  if (predictions.empty()) throw Error("no predicted mask to choose from");
+  size_t best = 0;
+  for (size_t i = 1; i < predictions.size(); ++i) {
+    if (predictions[i].predictedIou > predictions[best].predictedIou) best = i;
+  }
+  return best;
+}
+
 std::vector<MaskRecord> recordsFromPredictions(const Prompt& prompt, std::vector<MaskPrediction>& predictions,
                                                cv::Size imageSize) {
   std::vector<MaskRecord> records;

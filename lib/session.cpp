@@ -44,14 +44,14 @@ const PromptSession::Result& PromptSession::decode(std::vector<Prompt> prompts, 
   std::vector<std::vector<MaskPrediction>> predictions = predictor_.predictBatch(prompts, multimask);
   Result result;
   result.multimask = multimask;
-  float bestIou = -1.0f;
+  float bestIou = 0.0f;
   for (size_t i = 0; i < prompts.size(); ++i) {
-    for (size_t c = 0; c < predictions[i].size(); ++c) {
-      if (predictions[i][c].predictedIou > bestIou) {
-        bestIou = predictions[i][c].predictedIou;
-        result.best = result.records.size() + c;
-        result.bestLowResLogits = predictions[i][c].lowResLogits;
-      }
+    // Predicted IoUs are unbounded (negative ones occur): the first prompt's best always counts.
+    const size_t c = bestPrediction(predictions[i]);
+    if (i == 0 || predictions[i][c].predictedIou > bestIou) {
+      bestIou = predictions[i][c].predictedIou;
+      result.best = result.records.size() + c;
+      result.bestLowResLogits = predictions[i][c].lowResLogits;
     }
     for (MaskRecord& r : recordsFromPredictions(prompts[i], predictions[i], rgb_.size())) {
       result.records.push_back(std::move(r));

@@ -21,6 +21,10 @@ void checkPromptInside(const Prompt& prompt, cv::Size size, const std::string& i
 std::vector<Prompt> boxPrompts(const std::vector<BoxXyxy>& boxes, const std::vector<PointXY>& points,
                                const std::vector<int>& labels);
 
+// The index of the candidate with the highest predicted IoU (the first of equals): the mask SAM.py
+// and the official notebooks keep from a multimask answer.
+size_t bestPrediction(const std::vector<MaskPrediction>& predictions);
+
 // One record per predicted mask, carrying the prompt (original pixels) and the whole-image crop box.
 std::vector<MaskRecord> recordsFromPredictions(const Prompt& prompt, std::vector<MaskPrediction>& predictions,
                                                cv::Size imageSize);
