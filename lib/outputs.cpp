@@ -166,6 +166,29 @@ void drawStar(cv::Mat& img, cv::Point2d centre, double radius, const cv::Scalar&
 
 }  // namespace
 
+void tintMasked(cv::Mat& canvas, const cv::Mat& mask, const cv::Scalar& colour, double alpha) {
+  const cv::Rect box = cv::boundingRect(mask);
+  if (box.empty()) return;
+  cv::Mat region = canvas(box);
+  cv::Mat blended;
+  cv::addWeighted(region, 1.0 - alpha, cv::Mat(box.size(), CV_8UC3, colour), alpha, 0.0, blended);
+  blended.copyTo(region, mask(box));
+}
+
+namespace {
+
+// The outer contours of a mask in image coordinates, traced in its bounding box only: the same
+// contours as over the whole image (OpenCV pads what it is given), without copying the image.
+std::vector<std::vector<cv::Point>> outerContours(const cv::Mat& mask) {
+  const cv::Rect box = cv::boundingRect(mask);
+  std::vector<std::vector<cv::Point>> contours;
+  if (box.empty()) return contours;
+  cv::findContours(mask(box).clone(), contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE, box.tl());
+  return contours;
+}
+
+}  // namespace
+
 cv::Mat renderOverlay(const cv::Mat& rgb, const std::vector<const MaskRecord*>& masks, const std::string& title,
                       bool drawPrompts) {
   cv::Mat canvas = rgb.clone();
@@ -174,16 +197,12 @@ cv::Mat renderOverlay(const cv::Mat& rgb, const std::vector<const MaskRecord*>& 
   // Fill first, then outlines, so a later mask's fill never hides an earlier outline.
   for (size_t i = 0; i < masks.size(); ++i) {
     const cv::Vec3b c = maskColour(i);
-    cv::Mat tinted(canvas.size(), CV_8UC3, cv::Scalar(c[0], c[1], c[2]));
-    cv::Mat blended;
-    cv::addWeighted(canvas, 0.4, tinted, 0.6, 0.0, blended);
-    blended.copyTo(canvas, masks[i]->mask);
+    tintMasked(canvas, masks[i]->mask, cv::Scalar(c[0], c[1], c[2]), 0.6);
   }
   for (size_t i = 0; i < masks.size(); ++i) {
-    std::vector<std::vector<cv::Point>> contours;
-    cv::findContours(masks[i]->mask.clone(), contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE);
     const cv::Vec3b c = maskColour(i);
-    cv::drawContours(canvas, contours, -1, cv::Scalar(c[0] / 2, c[1] / 2, c[2] / 2), thickness, cv::LINE_AA);
+    cv::drawContours(canvas, outerContours(masks[i]->mask), -1, cv::Scalar(c[0] / 2, c[1] / 2, c[2] / 2), thickness,
+                     cv::LINE_AA);
   }
   if (drawPrompts) {
     for (const MaskRecord* m : masks) {
@@ -267,10 +286,7 @@ cv::Mat renderAnnotations(const cv::Mat& rgb, const std::vector<MaskRecord>& rec
   std::uniform_int_distribution<int> channel(0, 255);
   for (size_t i : largestFirst(records)) {
     const cv::Scalar colour(channel(rng), channel(rng), channel(rng));
-    const cv::Mat mask = maskOf(records[i]);
-    cv::Mat blended;
-    cv::addWeighted(canvas, 0.65, cv::Mat(canvas.size(), CV_8UC3, colour), 0.35, 0.0, blended);
-    blended.copyTo(canvas, mask);
+    tintMasked(canvas, maskOf(records[i]), colour, 0.35);
   }
   return canvas;
 }

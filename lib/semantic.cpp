@@ -178,10 +178,7 @@ cv::Mat renderClasses(const cv::Mat& rgb, const SemanticResult& result) {
   cv::Mat canvas = rgb.clone();
   for (const auto& c : result.classes) {
     const cv::Vec3b colour = maskColour(size_t(c.id - 1));
-    cv::Mat blended;
-    cv::addWeighted(canvas, 0.4, cv::Mat(canvas.size(), CV_8UC3, cv::Scalar(colour[0], colour[1], colour[2])), 0.6,
-                    0.0, blended);
-    blended.copyTo(canvas, result.labelMap == c.id);
+    tintMasked(canvas, result.labelMap == c.id, cv::Scalar(colour[0], colour[1], colour[2]), 0.6);
   }
   const int row = 24;
   const int columns = std::max(1, canvas.cols / 180);

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "samcli/error.hpp"
 #include "samcli/image_io.hpp"
@@ -404,4 +405,37 @@ TEST_CASE("renderOverlay and renderAnnotations tint mask pixels only", "[outputs
   CHECK(annotated.at<cv::Vec3b>(30, 30) != cv::Vec3b(100, 100, 100));
   CHECK(cv::countNonZero(annotated.reshape(1) != rgb.reshape(1)) <= 20 * 20 * 3);
   CHECK(cv::norm(renderAnnotations(rgb, {}), rgb, cv::NORM_INF) == 0);
+}
+
+TEST_CASE("tintMasked blends in the mask only, as addWeighted over the whole image would", "[outputs]") {
+  cv::Mat rgb(50, 70, CV_8UC3);
+  cv::randu(rgb, 0, 256);
+  cv::Mat mask = cv::Mat::zeros(rgb.size(), CV_8UC1);
+  cv::circle(mask, {60, 45}, 12, 255, cv::FILLED);  // cut by the right and bottom edges
+  mask.at<uint8_t>(0, 0) = 255;                     // and a pixel in the far corner: a box spanning the image
+  for (const cv::Mat& m : {mask, cv::Mat(mask.size(), CV_8UC1, cv::Scalar(0))}) {
+    cv::Mat ours = rgb.clone();
+    tintMasked(ours, m, cv::Scalar(30, 144, 255), 0.35);
+    cv::Mat whole;
+    cv::addWeighted(rgb, 0.65, cv::Mat(rgb.size(), CV_8UC3, cv::Scalar(30, 144, 255)), 0.35, 0.0, whole);
+    cv::Mat expected = rgb.clone();
+    whole.copyTo(expected, m);
+    CHECK(cv::norm(ours, expected, cv::NORM_INF) == 0);
+  }
+}
+
+TEST_CASE("renderOverlay outlines masks that touch the image border", "[outputs]") {
+  const cv::Mat rgb(40, 60, CV_8UC3, cv::Scalar(200, 200, 200));
+  cv::Mat edge = cv::Mat::zeros(rgb.size(), CV_8UC1);
+  edge(cv::Rect(0, 10, 15, 20)).setTo(255);  // on the left edge
+  const MaskRecord r = recordOf(edge);
+  const cv::Mat overlay = renderOverlay(rgb, {&r}, "", false);
+  // The contour, drawn in half the fill colour, runs along the mask's right side and down its
+  // left side on the image edge, as findContours over the whole image gives it.
+  std::vector<std::vector<cv::Point>> contours;
+  cv::findContours(edge.clone(), contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE);
+  cv::Mat expected = rgb.clone();
+  tintMasked(expected, edge, cv::Scalar(30, 144, 255), 0.6);
+  cv::drawContours(expected, contours, -1, cv::Scalar(15, 72, 127), 1, cv::LINE_AA);
+  CHECK(cv::norm(overlay, expected, cv::NORM_INF) == 0);
 }

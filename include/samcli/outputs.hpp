@@ -75,6 +75,11 @@ void removeInterruptedOutputs(const std::string& outDir, const std::vector<std::
 // seeded sequence, so the same mask keeps its colour between runs.
 cv::Vec3b maskColour(size_t index);
 
+// Paints `colour` at opacity `alpha` over the pixels of `canvas` (CV_8UC3) where `mask` is
+// non-zero: cv::addWeighted(canvas, 1 - alpha, colour, alpha) through the mask. Only the mask's
+// bounding box is blended, so a small mask on a large photo costs little.
+void tintMasked(cv::Mat& canvas, const cv::Mat& mask, const cv::Scalar& colour, double alpha);
+
 // Draws masks (translucent fill + contour), their prompts (foreground points as green stars,
 // background as red, boxes as green rectangles, as SAM.py's figures) and a title strip.
 cv::Mat renderOverlay(const cv::Mat& rgb, const std::vector<const MaskRecord*>& masks, const std::string& title,
