@@ -30,7 +30,6 @@ Outputs (under .cache/ next to this script, git-ignored):
 Usage:  MOBILE_SAM_REPO=/tmp/MobileSAM /usr/bin/python3 tests/data/reference/make_random_mobile_sam.py
 Without timm, weights/timm_standin.py (this repository) provides the four helpers TinyViT imports.
 """
-import hashlib
 import json
 import os
 import sys
@@ -40,6 +39,7 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from make_random_sam import CACHE, perturb_layer_norms, undegenerate_mask_decoder  # noqa: E402
+import state_dict_digest  # noqa: E402
 
 RECIPE = "mobile-seed0-v1"
 CHECKPOINT = os.path.join(CACHE, "mobile_sam_seed0.pth")
@@ -122,14 +122,7 @@ def main():
         emb = sam.image_encoder(x)
         assert torch.equal(emb, sam2.image_encoder(x)), "reloaded encoder differs"
 
-    all_hash = hashlib.sha256()
-    tensors = []
-    for k, v in sd.items():
-        b = v.detach().contiguous().numpy().tobytes()
-        all_hash.update(k.encode())
-        all_hash.update(b)
-        tensors.append({"name": k, "shape": list(v.shape), "dtype": str(v.dtype).replace("torch.", ""),
-                        "sha256": hashlib.sha256(b).hexdigest()})
+    state_dict_sha256, tensors = state_dict_digest.digest(sd)
     meta = {
         "recipe": RECIPE,
         "torch": torch.__version__,
@@ -137,8 +130,8 @@ def main():
         else getattr(sys.modules.get("timm"), "__version__", "?"),
         "num_tensors": len(sd),
         "num_params": int(sum(p.numel() for p in sam.parameters())),
-        "state_dict_sha256": all_hash.hexdigest(),
-        "note": "state_dict_sha256 = sha256 over (name utf-8 bytes + raw little-endian tensor bytes) in state_dict order",
+        "state_dict_sha256": state_dict_sha256,
+        "note": state_dict_digest.NOTE,
         "encoder_output_on_randn_seed2": {"mean": float(emb.mean()), "std": float(emb.std())},
         "tensors": tensors,
     }
