@@ -7,7 +7,6 @@
 #include <samcli/prompted.hpp>
 #include <samcli/session.hpp>
 
-#include <iostream>
 #include <map>
 
 using namespace samcli;
@@ -51,8 +50,7 @@ int main(int argc, char** argv) {
   return runTool(app, argc, argv, [&] {
     Log::setQuiet(common.quiet);
     if (common.session) {
-      PromptSession session(loadSamModel(resolveModelDir(common.model), common.runtime));
-      runSessionProtocol(session, std::cin, std::cout, {common.outDir});
+      serveSession(resolveModelDir(common.model), common.runtime, {common.outDir});
       return 0;
     }
     // Every image's prompts, by image path; with IMAGE... all images share the options' boxes.

@@ -11,7 +11,6 @@
 #include <samcli/session.hpp>
 
 #include <algorithm>
-#include <iostream>
 #include <map>
 
 using namespace samcli;
@@ -188,8 +187,7 @@ int main(int argc, char** argv) {
   return runTool(app, argc, argv, [&] {
     Log::setQuiet(common.quiet);
     if (common.session) {
-      PromptSession session(loadSamModel(resolveModelDir(common.model), common.runtime));
-      runSessionProtocol(session, std::cin, std::cout, {common.outDir});
+      serveSession(resolveModelDir(common.model), common.runtime, {common.outDir});
       return 0;
     }
     if (interactive) {

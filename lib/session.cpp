@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <iostream>
 #include <istream>
 #include <limits>
 #include <optional>
@@ -160,6 +161,11 @@ ojson answerFor(PromptSession& session, ojson object, const SessionOptions& opti
 }
 
 }  // namespace
+
+void serveSession(const std::string& modelDir, const RuntimeOptions& runtime, const SessionOptions& options) {
+  PromptSession session(loadSamModel(modelDir, runtime));
+  runSessionProtocol(session, std::cin, std::cout, options);
+}
 
 void runSessionProtocol(PromptSession& session, std::istream& in, std::ostream& out, const SessionOptions& options) {
   // One prompt per line, as a JSONL prompt record; a session may run for any number of lines.

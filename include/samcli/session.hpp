@@ -78,4 +78,8 @@ struct SessionOptions {
 };
 void runSessionProtocol(PromptSession& session, std::istream& in, std::ostream& out, const SessionOptions& options);
 
+// What `--session` runs: the model of `modelDir` loaded once, then the protocol over standard
+// input and output until the end of the input.
+void serveSession(const std::string& modelDir, const RuntimeOptions& runtime, const SessionOptions& options);
+
 }  // namespace samcli
