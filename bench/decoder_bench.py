@@ -19,13 +19,14 @@ Time it on a quiet machine, one benchmark at a time.
 import argparse
 import json
 import os
-import sys
 import time
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
+
+import official
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -73,8 +74,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--checkpoint", help="checkpoint MODEL_DIR was exported from (official comparison)")
-    ap.add_argument("--model-type", default="vit_b")
+    official.add_arguments(ap)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.set_grad_enabled(False)
@@ -140,23 +140,16 @@ def main():
         print("samcli %-6s %d prompts: %.3f s per batch, %.1f ms per prompt"
               % (name, args.batch, results[name], 1000 * results[name] / args.batch))
 
-    reference = os.environ.get("SAM_REFERENCE_DIR")
-    if reference and args.checkpoint:
-        sys.path.insert(0, reference)
-        from segment_anything import SamPredictor, sam_model_registry
-        sam = sam_model_registry[args.model_type]()
-        sam.load_state_dict(torch.load(args.checkpoint, map_location="cpu"))
-        predictor = SamPredictor(sam.eval())
+    predictor = official.predictor(args)
+    if predictor is not None:
         predictor.set_image(rgb)
         coords_t = predictor.transform.apply_coords_torch(points, (h, w)).unsqueeze(1)
         ones = torch.ones(args.batch, 1)
-        official = best_of(lambda: predictor.predict_torch(coords_t, ones, multimask_output=True), args.repeats)
+        seconds = best_of(lambda: predictor.predict_torch(coords_t, ones, multimask_output=True), args.repeats)
         print("official predict_torch %d prompts: %.3f s per batch, %.1f ms per prompt"
-              % (args.batch, official, 1000 * official / args.batch))
+              % (args.batch, seconds, 1000 * seconds / args.batch))
         print("ratios (official / samcli): full %.2fx, masks %.2fx, scores %.2fx"
-              % (official / results["full"], official / results["masks"], official / results["scores"]))
-    elif reference or args.checkpoint:
-        print("official comparison needs both SAM_REFERENCE_DIR and --checkpoint", file=sys.stderr)
+              % (seconds / results["full"], seconds / results["masks"], seconds / results["scores"]))
 
 
 if __name__ == "__main__":

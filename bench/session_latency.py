@@ -19,10 +19,11 @@ import json
 import os
 import statistics
 import subprocess
-import sys
 import time
 
 from PIL import Image
+
+import official
 
 DEFAULT_BIN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "build", "apps")
 
@@ -58,16 +59,11 @@ def measure(image, model, prompts=50, threads=2, multimask=False, bin_dir=DEFAUL
             "prompt_ms": [a["seconds"] * 1000 for a in answers[1:]], "wall_ms": [w * 1000 for w in walls[1:]]}
 
 
-def measure_official(reference, checkpoint, model_type, image, prompts, threads, multimask):
+def measure_official(predictor, image, prompts, threads, multimask):
     """Per-click milliseconds of the official SamPredictor.predict on the image, encoded once."""
     import numpy as np
     import torch
-    sys.path.insert(0, reference)
-    from segment_anything import SamPredictor, sam_model_registry
     torch.set_num_threads(threads)
-    sam = sam_model_registry[model_type]()
-    sam.load_state_dict(torch.load(checkpoint, map_location="cpu"))
-    predictor = SamPredictor(sam.eval())
     rgb = np.array(Image.open(image).convert("RGB"))
     predictor.set_image(rgb)
     times = []
@@ -86,8 +82,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--multimask", action="store_true", help="3 candidates per click instead of 1")
     ap.add_argument("--bin", default=DEFAULT_BIN)
-    ap.add_argument("--checkpoint", help="the checkpoint MODEL_DIR was exported from (with SAM_REFERENCE_DIR)")
-    ap.add_argument("--model-type", default="vit_b")
+    official.add_arguments(ap)
     args = ap.parse_args()
     r = measure(args.image, args.model, args.prompts, args.threads, args.multimask, args.bin)
     per, wall = r["prompt_ms"], r["wall_ms"]
@@ -97,16 +92,13 @@ def main():
     print("per prompt, session seconds: median %.1f ms, mean %.1f ms, min %.1f ms, max %.1f ms" % (
         statistics.median(per), statistics.mean(per), min(per), max(per)))
     print("per prompt, caller's wall time: median %.1f ms" % statistics.median(wall))
-    reference = os.environ.get("SAM_REFERENCE_DIR")
-    if reference and args.checkpoint:
-        official = measure_official(reference, args.checkpoint, args.model_type, args.image, args.prompts,
-                                    args.threads, args.multimask)
+    predictor = official.predictor(args)
+    if predictor is not None:
+        times = measure_official(predictor, args.image, args.prompts, args.threads, args.multimask)
         print("official SamPredictor.predict per prompt: median %.1f ms, min %.1f ms, max %.1f ms" % (
-            statistics.median(official), min(official), max(official)))
+            statistics.median(times), min(times), max(times)))
         print("ratio (official predict / samcli session line, medians): %.2fx"
-              % (statistics.median(official) / statistics.median(per)))
-    elif reference or args.checkpoint:
-        print("official comparison needs both SAM_REFERENCE_DIR and --checkpoint", file=sys.stderr)
+              % (statistics.median(times) / statistics.median(per)))
 
 
 if __name__ == "__main__":
