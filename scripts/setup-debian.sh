@@ -6,12 +6,13 @@ SUDO=""
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 # libopenblas0-openmp: without it LibTorch falls back to reference BLAS, about 25x slower.
+# libgoogle-perftools-dev: tcmalloc, the allocator the tools link (CMakeLists.txt, SAMCLI_MALLOC).
 # python3-torch: generates the test fixture models and runs the export scripts in weights/.
 # parallel: the tests run sharded jobs through GNU parallel as docs/scaling.md shows; file and
 # dpkg-dev: cpack -G DEB reads the tools' library dependencies with them; xvfb and xdotool: the
 # interactive window is tested in a virtual display, driven by synthetic clicks and keys.
 $SUDO apt-get install -y -qq --no-install-recommends \
   build-essential cmake git ca-certificates file dpkg-dev \
-  libtorch-dev libopenblas0-openmp libopencv-dev libcli11-dev nlohmann-json3-dev catch2 \
+  libtorch-dev libopenblas0-openmp libgoogle-perftools-dev libopencv-dev libcli11-dev nlohmann-json3-dev catch2 \
   python3-torch python3-numpy python3-pil parallel xvfb xdotool >/dev/null
 echo "setup-debian: dependencies installed" >&2

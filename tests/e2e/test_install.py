@@ -66,7 +66,8 @@ class PackageTest(ToolTestCase):
         fields = {f: subprocess.run(["dpkg-deb", "-f", deb, f], check=True, capture_output=True,
                                     text=True).stdout.strip() for f in ("Package", "Depends", "Recommends")}
         self.assertEqual(fields["Package"], "samcli")
-        for dependency in ("libopenblas0-openmp", "libtorch", "libopencv-imgcodecs", "libopencv-core"):
+        # libtcmalloc-minimal4: the allocator the tools link (CMakeLists.txt), found by dpkg-shlibdeps.
+        for dependency in ("libopenblas0-openmp", "libtcmalloc-minimal4", "libtorch", "libopencv-imgcodecs", "libopencv-core"):
             self.assertIn(dependency, fields["Depends"])
         self.assertIn("python3-torch", fields["Recommends"])
 
