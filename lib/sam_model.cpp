@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/nn/functional.h>
 
 #include "device.hpp"
@@ -62,6 +63,10 @@ torch::Tensor SamModel::preprocess(const cv::Mat& rgb, cv::Size* inputSize) cons
 
 torch::Tensor SamModel::encode(const torch::Tensor& preprocessed) const {
   torch::InferenceMode guard;
+  // The encoder runs once per image, so the optimising executor's profiling runs and rewrites would
+  // never pay off; on the scripted encoder (weights/sam_image_encoder.py) it unrolls the attention
+  // loops and its first call took 100 s instead of 7.
+  torch::jit::GraphOptimizerEnabledGuard unoptimised(false);
   return encoder_.forward({preprocessed}).toTensor();
 }
 

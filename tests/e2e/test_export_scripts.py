@@ -121,6 +121,32 @@ class SamExportTest(ToolTestCase):
         self.assertEqual(len(checked), 1, self.export.stderr)
         self.assertLess(float(checked[0].split("|diff| ")[1].split()[0]), 1e-5)
 
+    def test_export_writes_samcli_image_encoder_checked_against_the_plain_vit(self):
+        self.assertEqual(self.load_json("model", "manifest.json")["image_encoder_graph"], "samcli")
+        checked = [l for l in self.export.stderr.splitlines() if "image_encoder ok: max |diff|" in l]
+        self.assertEqual(len(checked), 1, self.export.stderr)
+        self.assertLess(float(checked[0].split("relative ")[1].split()[0]), 1e-5)
+        # The scripted module, run as samcli runs it, against the plain encoder on another image.
+        x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(1)) * 2
+        with torch.no_grad(), torch.jit.optimized_execution(False):
+            got = torch.jit.load(self.path("model", "image_encoder.pt"))(x)
+            want = self.sam.image_encoder(x)
+        self.assertLess((got - want).abs().max().item() / want.abs().max().item(), 1e-5)
+
+    def test_traced_image_encoder_gives_the_same_masks(self):
+        traced = self.path("model_traced")
+        proc = subprocess.run(["/usr/bin/python3", os.path.join(WEIGHTS, "export_sam.py"), "--model-type", "vit_b",
+                               "--checkpoint", self.path("standin.pth"), "--out", traced, "--threads", "1",
+                               "--image-encoder", "traced"],
+                              capture_output=True, text=True, env=dict(os.environ, SAM_REPO=STANDINS))
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(self.load_json("model_traced", "manifest.json")["image_encoder_graph"], "traced")
+        outputs = []
+        for model, out in ((self.model, "samcli"), (traced, "traced")):
+            run_tool("sam-point", self.image, "--point", "20,30", "--model", model, "-o", self.path(out), "-q")
+            outputs.append(self.load_json(out, "scene", "masks.json")["masks"])
+        self.assert_same_records(*outputs)
+
     def test_sam_point_gives_the_plain_modules_scores_and_masks(self):
         run_tool("sam-point", self.image, "--point", "20,30", "--model", self.model, "-o", self.path("out"), "-q")
         records = self.load_json("out", "scene", "masks.json")["masks"]
@@ -244,6 +270,24 @@ class AttentionBiasCacheTest(unittest.TestCase):
             sam[0].attention_biases.add_(1.0)  # e.g. a checkpoint loaded after eval()
         with self.assertRaisesRegex(export_sam.ExportError, "^0: the cached attention biases"):
             export_sam.check_attention_bias_caches(torch, sam)
+
+
+class VitEncoderConfigTest(unittest.TestCase):
+    """Which encoders the exporter replaces by samcli's own: segment_anything's ImageEncoderViT, read
+    off the module; anything else (MobileSAM's TinyViT) is traced."""
+
+    def test_the_plain_vit_is_recognised_and_other_encoders_are_not(self):
+        sys.path.insert(0, WEIGHTS)
+        sys.path.insert(0, STANDINS)
+        import export_sam
+        import segment_anything
+        sys.path.remove(STANDINS)
+        encoder = segment_anything.sam_model_registry["vit_b"]().image_encoder
+        self.assertEqual(export_sam.vit_encoder_config(encoder), (4, [5, 0, 5], 1e-6))
+        self.assertIsNone(export_sam.vit_encoder_config(torch.nn.Conv2d(3, 8, 4)))
+        tiny_vit_like = torch.nn.Module()
+        tiny_vit_like.layers = torch.nn.ModuleList([torch.nn.Linear(2, 2)])
+        self.assertIsNone(export_sam.vit_encoder_config(tiny_vit_like))
 
 
 class TimmStandinTest(unittest.TestCase):

@@ -4,9 +4,13 @@ It has the interface the exporter uses (sam_model_registry; a Sam with image_enc
 mask_decoder, pixel_mean, pixel_std, mask_threshold; the official parameter names and shapes) and
 SAM's prompt encoder and mask decoder computed the plain way, as the SAM paper describes them
 (multi-head attention with projections per call, transposed convolutions), at a small size:
-32 channels, 4 heads, a 16x16 embedding of a 64x64 input, 64x64 low-res masks. It is samcli's own
-test code, so the exporter's check of its fast decoder against "the official modules" runs in CI
-against this plain version instead. The image encoder is one patch convolution.
+32 channels, 4 heads, a 16x16 embedding of a 64x64 input, 64x64 low-res masks. The image encoder is
+SAM's ViT (ViTDet's backbone: patch embedding, absolute positions, pre-norm blocks with windowed or
+global attention and relative-position terms, a convolutional neck) computed as plainly: each
+window's attention with its full relative-position bias matrix, windows one by one, at 48 channels,
+4 heads, 3 blocks (the middle one global) and windows of 5 tokens, so that the 16x16 grid is padded
+as SAM's 64x64 grid is for its windows of 14. It is samcli's own test code, so the exporter's checks
+of its own encoder and decoder against "the official modules" run in CI against these plain versions.
 """
 import math
 
@@ -44,13 +48,14 @@ class Attention(nn.Module):
 
 
 class MLPBlock(nn.Module):
-    def __init__(self, dim, hidden):
+    def __init__(self, dim, hidden, act=F.relu):
         super().__init__()
         self.lin1 = nn.Linear(dim, hidden)
         self.lin2 = nn.Linear(hidden, dim)
+        self.act = act
 
     def forward(self, x):
-        return self.lin2(F.relu(self.lin1(x)))
+        return self.lin2(self.act(self.lin1(x)))
 
 
 class TwoWayAttentionBlock(nn.Module):
@@ -202,12 +207,101 @@ class PromptEncoder(nn.Module):
         return sparse, dense
 
 
+VIT_DIM = 48
+VIT_HEADS = 4
+VIT_WINDOW = 5
+VIT_GLOBAL = (1,)
+VIT_DEPTH = 3
+
+
+class PatchEmbed(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Conv2d(3, VIT_DIM, kernel_size=PATCH, stride=PATCH)
+
+
+class ViTAttention(nn.Module):
+    """Multi-head self-attention over a set of tokens on a size x size grid, with the bias
+    q_i . (R_h[y_i - y_j] + R_w[x_i - x_j]) added to each score."""
+
+    def __init__(self, size):
+        super().__init__()
+        self.num_heads = VIT_HEADS
+        self.use_rel_pos = True
+        head_dim = VIT_DIM // VIT_HEADS
+        self.qkv = nn.Linear(VIT_DIM, 3 * VIT_DIM)
+        self.proj = nn.Linear(VIT_DIM, VIT_DIM)
+        self.rel_pos_h = nn.Parameter(torch.zeros(2 * size - 1, head_dim))
+        self.rel_pos_w = nn.Parameter(torch.zeros(2 * size - 1, head_dim))
+
+    def forward(self, grid):  # [size, size, C] -> [size, size, C]
+        size = grid.shape[0]
+        tokens = grid.reshape(size * size, VIT_DIM)
+        ys = torch.arange(size).repeat_interleave(size)
+        xs = torch.arange(size).repeat(size)
+        table_h = self.rel_pos_h[ys[:, None] - ys[None, :] + size - 1]  # [n, n, head_dim]
+        table_w = self.rel_pos_w[xs[:, None] - xs[None, :] + size - 1]
+        heads = []
+        for q, k, v in zip(*(part.chunk(VIT_HEADS, dim=1) for part in self.qkv(tokens).chunk(3, dim=1))):
+            bias = torch.einsum("id,ijd->ij", q, table_h) + torch.einsum("id,ijd->ij", q, table_w)
+            weights = torch.softmax(q @ k.t() / math.sqrt(q.shape[1]) + bias, dim=1)
+            heads.append(weights @ v)
+        return self.proj(torch.cat(heads, dim=1)).reshape(size, size, VIT_DIM)
+
+
+class ViTBlock(nn.Module):
+    def __init__(self, window_size):
+        super().__init__()
+        self.window_size = window_size
+        self.norm1 = nn.LayerNorm(VIT_DIM, eps=1e-6)
+        self.attn = ViTAttention(window_size if window_size > 0 else EMBED)
+        self.norm2 = nn.LayerNorm(VIT_DIM, eps=1e-6)
+        self.mlp = MLPBlock(VIT_DIM, 2 * VIT_DIM, act=F.gelu)
+
+    def forward(self, x):  # [EMBED, EMBED, C]
+        normed = self.norm1(x)
+        if self.window_size == 0:
+            attended = self.attn(normed)
+        else:
+            # Zero-pad to whole windows (the padding takes part in each window's attention), attend
+            # window by window, drop the padding.
+            ws = self.window_size
+            padded_size = -(-EMBED // ws) * ws
+            padded = torch.zeros(padded_size, padded_size, VIT_DIM)
+            padded[:EMBED, :EMBED] = normed
+            for y in range(0, padded_size, ws):
+                for x0 in range(0, padded_size, ws):
+                    padded[y:y + ws, x0:x0 + ws] = self.attn(padded[y:y + ws, x0:x0 + ws].clone())
+            attended = padded[:EMBED, :EMBED]
+        x = x + attended
+        return x + self.mlp(self.norm2(x))
+
+
+class ImageEncoderViT(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.patch_embed = PatchEmbed()
+        self.pos_embed = nn.Parameter(torch.zeros(1, EMBED, EMBED, VIT_DIM))
+        self.blocks = nn.ModuleList([ViTBlock(0 if i in VIT_GLOBAL else VIT_WINDOW) for i in range(VIT_DEPTH)])
+        self.neck = nn.Sequential(nn.Conv2d(VIT_DIM, DIM, kernel_size=1, bias=False), LayerNorm2d(DIM),
+                                  nn.Conv2d(DIM, DIM, kernel_size=3, padding=1, bias=False), LayerNorm2d(DIM))
+
+    def forward(self, x):  # [B, 3, 64, 64] -> [B, DIM, EMBED, EMBED]
+        out = []
+        for image in x:
+            grid = self.patch_embed.proj(image.unsqueeze(0))[0].permute(1, 2, 0) + self.pos_embed[0]
+            for block in self.blocks:
+                grid = block(grid)
+            out.append(self.neck(grid.permute(2, 0, 1).unsqueeze(0)))
+        return torch.cat(out)
+
+
 class Sam(nn.Module):
     mask_threshold = 0.0
 
     def __init__(self):
         super().__init__()
-        self.image_encoder = nn.Conv2d(3, DIM, kernel_size=PATCH, stride=PATCH)
+        self.image_encoder = ImageEncoderViT()
         self.prompt_encoder = PromptEncoder()
         self.mask_decoder = MaskDecoder()
         self.register_buffer("pixel_mean", torch.tensor([123.675, 116.28, 103.53]).view(-1, 1, 1))
