@@ -11,14 +11,23 @@ def add_arguments(ap):
     ap.add_argument("--model-type", default="vit_b")
 
 
-def predictor(args):
-    """The official SamPredictor for --checkpoint, or None (saying why when only one of the two is
-    given) without both SAM_REFERENCE_DIR and --checkpoint."""
+def requested(args):
+    """Whether the official code is to be run: SAM_REFERENCE_DIR and --checkpoint both given (saying
+    why not when only one of the two is)."""
     reference = os.environ.get("SAM_REFERENCE_DIR")
-    if not (reference and args.checkpoint):
-        if reference or args.checkpoint:
-            print("official comparison needs both SAM_REFERENCE_DIR and --checkpoint", file=sys.stderr)
+    if reference and args.checkpoint:
+        return True
+    if reference or args.checkpoint:
+        print("official comparison needs both SAM_REFERENCE_DIR and --checkpoint", file=sys.stderr)
+    return False
+
+
+def predictor(args):
+    """The official SamPredictor for --checkpoint, or None without both SAM_REFERENCE_DIR and
+    --checkpoint."""
+    if not requested(args):
         return None
+    reference = os.environ["SAM_REFERENCE_DIR"]
     import torch
     sys.path.insert(0, reference)
     from segment_anything import SamPredictor, sam_model_registry
