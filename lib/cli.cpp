@@ -366,6 +366,7 @@ int runTool(CLI::App& app, int argc, char** argv, const std::function<int()>& bo
   // A closed stdout then fails the write with EPIPE (writeStdout: BrokenPipe) instead of killing
   // the process in the middle of writing an output folder.
   ::signal(SIGPIPE, SIG_IGN);
+  app.set_version_flag("--version", app.get_name() + " " + SAMCLI_VERSION, "Print the version and exit");
   try {
     try {
       app.parse(argc, argv);

@@ -5,13 +5,14 @@ from the install prefix finds a model by name under <prefix>/share/samcli/weight
 
 Environment (set by CTest): SAMCLI_BUILD_DIR (the configured build tree), plus the usual ones."""
 import os
+import re
 import shutil
 import subprocess
 import unittest
 
 import numpy as np
 
-from samcli_e2e import SAM_FIXTURE, ToolTestCase, disk_mask, iou, paint, read_mask, save_png
+from samcli_e2e import BIN_DIR, SAM_FIXTURE, ToolTestCase, disk_mask, iou, paint, read_mask, save_png
 
 BUILD_DIR = os.environ.get("SAMCLI_BUILD_DIR", "")
 TOOLS = ["sam-point", "sam-box", "sam-amg", "text-sam", "sam-semantic", "sam-eval", "sam-coco-merge"]
@@ -32,7 +33,7 @@ class InstallTest(ToolTestCase):
         weights = os.path.join(prefix, "share", "samcli", "weights")
         for script in ("export_sam.py", "export_owlvit.py"):
             self.assertTrue(os.access(os.path.join(weights, script), os.X_OK), script)
-        for doc in ("export_common.py", "timm_standin.py", "README.md"):
+        for doc in ("export_common.py", "sam_image_encoder.py", "sam_prompt_decoder.py", "timm_standin.py", "README.md"):
             self.assertTrue(os.path.isfile(os.path.join(weights, doc)), doc)
         self.assertTrue(os.path.isfile(os.path.join(prefix, "share", "doc", "samcli", "model-format.md")))
 
@@ -53,6 +54,15 @@ class InstallTest(ToolTestCase):
                               capture_output=True, text=True)
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertIn("--model-type", proc.stdout)
+
+
+class VersionTest(ToolTestCase):
+    def test_every_tool_prints_the_project_version(self):
+        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "CMakeLists.txt")) as f:
+            version = re.search(r"project\(samcli VERSION (\d+\.\d+\.\d+)", f.read()).group(1)
+        for tool in TOOLS:
+            proc = subprocess.run([os.path.join(BIN_DIR, tool), "--version"], capture_output=True, text=True)
+            self.assertEqual((proc.returncode, proc.stdout, proc.stderr), (0, "%s %s\n" % (tool, version), ""))
 
 
 class PackageTest(ToolTestCase):
