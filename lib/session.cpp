@@ -6,17 +6,15 @@
 #include <iostream>
 #include <istream>
 #include <limits>
-#include <optional>
 #include <ostream>
 
 #include <nlohmann/json.hpp>
 
 #include "samcli/error.hpp"
 #include "samcli/image_io.hpp"
-#include "samcli/json_input.hpp"
 #include "samcli/outputs.hpp"
-#include "samcli/prompt_file.hpp"
 #include "samcli/prompted.hpp"
+#include "samcli/session_line.hpp"
 #include "samcli/text_input.hpp"
 
 namespace fs = std::filesystem;
@@ -86,75 +84,23 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using ojson = nlohmann::ordered_json;
 
-// The session's own fields, taken off a line before the rest is read as a prompt-file entry.
-struct LineControls {
-  std::optional<bool> multimask;
-  bool refine = false;
-  bool save = false;
-  std::string saveName;  // "" with save: the image's stem
-};
-
-LineControls takeControls(ojson& object) {
-  LineControls c;
-  const auto take = [&](const char* key) {
-    ojson value = object.contains(key) ? object[key] : ojson();
-    object.erase(key);
-    return value;
-  };
-  for (const char* key : {"multimask", "refine"}) {
-    const ojson value = take(key);
-    if (value.is_null()) continue;
-    if (!value.is_boolean()) throw Error(std::string("\"") + key + "\" must be true or false, got " + jsonSnippet(value));
-    (std::string(key) == "refine" ? c.refine : c.multimask.emplace()) = value.get<bool>();
-  }
-  const ojson save = take("save");
-  if (save.is_boolean()) {
-    c.save = save.get<bool>();
-  } else if (save.is_string()) {
-    c.save = true;
-    c.saveName = save.get<std::string>();
-    if (c.saveName.empty() || c.saveName.find('/') != std::string::npos || c.saveName == "." || c.saveName == "..") {
-      throw Error("\"save\" must be a folder name without '/', got " + jsonSnippet(save));
-    }
-  } else if (!save.is_null()) {
-    throw Error("\"save\" must be true or a folder name, got " + jsonSnippet(save));
-  }
-  return c;
-}
-
-ojson answerFor(PromptSession& session, ojson object, const SessionOptions& options, size_t number) {
-  if (!object.is_object()) throw Error("expected an object {\"image\": ..., \"points\": ...}, got " + jsonSnippet(object));
-  const ojson echo = object;
-  const LineControls controls = takeControls(object);
-  if (!object.contains("image")) {
-    if (!session.hasImage()) throw Error("no \"image\" given yet");
-    object["image"] = session.imagePath();
-  }
-  const PromptEntry entry = promptEntryFromJson(nlohmann::json(object), "line " + std::to_string(number), "");
-  if (!entry.texts.empty()) throw Error("\"text\" needs text-sam; this session takes points and boxes");
-  session.openImage(entry.image);
-
-  std::vector<Prompt> prompts;
-  if (entry.boxes.empty()) {
-    if (entry.points.empty()) throw Error("nothing to decode: give \"points\" or \"boxes\"");
-    prompts.push_back(Prompt{entry.points, entry.labels, std::nullopt, cv::Mat()});
-  } else {
-    prompts = boxPrompts(entry.boxes, entry.points, entry.labels);
-  }
-  const bool multimask = controls.multimask.value_or(defaultMultimask(prompts));
-  const PromptSession::Result& result = session.decode(std::move(prompts), multimask, controls.refine);
+ojson answerFor(PromptSession& session, const std::string& line, size_t number, const SessionOptions& options) {
+  SessionRequest request = parseSessionLine(line, number, session.imagePath());
+  session.openImage(request.image);
+  const bool multimask = request.multimask.value_or(defaultMultimask(request.prompts));
+  const PromptSession::Result& result = session.decode(std::move(request.prompts), multimask, request.refine);
 
   ojson answer = {{"line", number},
                   {"image", session.imagePath()},
                   {"width", session.image().cols},
                   {"height", session.image().rows},
-                  {"prompt", echo}};
+                  {"prompt", std::move(request.prompt)}};
   ojson masks = ojson::array();
   for (const MaskRecord& r : result.records) masks.push_back(recordToJson(r));
   answer["masks"] = std::move(masks);
   answer["best"] = result.best;
-  if (controls.save) {
-    const std::string name = controls.saveName.empty() ? fs::path(entry.image).stem().string() : controls.saveName;
+  if (request.save) {
+    const std::string name = request.saveName.empty() ? fs::path(request.image).stem().string() : request.saveName;
     answer["saved"] = session.saveLast(options.outDir, name);
   }
   return answer;
@@ -178,13 +124,7 @@ void runSessionProtocol(PromptSession& session, std::istream& in, std::ostream& 
     if (line.find_first_not_of(" \t") == std::string::npos) continue;
     ojson answer;
     try {
-      ojson object;
-      try {
-        object = ojson::parse(line);
-      } catch (const nlohmann::json::exception&) {
-        throw Error("not a JSON object");
-      }
-      answer = answerFor(session, std::move(object), options, number);
+      answer = answerFor(session, line, number, options);
       answer["seconds"] = std::chrono::duration<double>(Clock::now() - start).count();
     } catch (const Error& e) {
       answer = {{"line", number}, {"error", e.what()}};

@@ -63,10 +63,11 @@ bool defaultMultimask(const std::vector<Prompt>& prompts);
 // The --session protocol: one JSON object per line on `in`, one JSON line per prompt on `out`.
 //   in:  {"image": "a.jpg", "points": [[x, y], ...], "labels": [1, 0, ...], "boxes": [[x0,y0,x1,y1], ...],
 //         "multimask": bool, "refine": bool, "save": true | "name"}
-//        the fields of a prompt-file entry plus multimask (default: defaultMultimask), refine (feed
-//        back the previous best low-res logits) and save (write the result's folder under outDir,
-//        named after the image's stem, or the name given). "image" may be left out after the first
-//        line: the current image stays. Blank lines are skipped.
+//        read by parseSessionLine (session_line.hpp): the fields of a prompt-file entry plus
+//        multimask (default: defaultMultimask), refine (feed back the previous best low-res logits)
+//        and save (write the result's folder under outDir, named after the image's stem, or the name
+//        given). "image" may be left out after the first line: the current image stays. Blank lines
+//        are skipped.
 //   out: {"line": N, "image": ..., "width": W, "height": H, "prompt": <the line>, "masks": [records],
 //         "best": i, "seconds": s[, "saved": folder]}
 //        or, for a line that cannot be served, {"line": N, "error": "..."}; the session goes on.

@@ -66,7 +66,7 @@ class SessionTest(ToolTestCase):
         for a in ok.values():
             self.assertGreaterEqual(a["seconds"], 0)
             self.assertEqual(a["image"], self.scene if a["line"] < 7 else self.other)
-        self.assertIn("not a JSON object", errors[3])
+        self.assertIn("standard input: malformed JSON at line 3, column 2", errors[3])
         self.assertIn("outside", errors[4])
         self.assertIn("text-sam", errors[8])
         self.assertIn("label", errors[9])
@@ -126,6 +126,22 @@ class SessionTest(ToolTestCase):
         errors = [l for l in proc.stderr.splitlines() if ": error: " in l]
         self.assertEqual(len(errors), 1, proc.stderr)
         self.assertIn("standard input line 2 is longer than", errors[0])
+
+    def test_a_line_nested_100000_deep_gets_an_error_answer(self):
+        # Read without a depth bound, such a line overflowed the stack (SIGSEGV, exit 139).
+        deep = "[" * 100000 + "]" * 100000
+        in_field = '{"points": [[200, 240]], "save": %s}' % deep
+        for tool in ("sam-point", "sam-box"):
+            proc, answers = self.session([deep, {"image": self.scene, "points": [DISK]}, in_field,
+                                          {"boxes": [[400, 150, 560, 330]]}], tool=tool)
+            self.assertEqual([a["line"] for a in answers], [1, 2, 3, 4], tool)
+            self.assertEqual(answers[0]["error"],
+                             "standard input: malformed JSON at line 1, column 65: nested deeper than 64 levels")
+            self.assertEqual(answers[2]["error"],
+                             "standard input: malformed JSON at line 3, column 97: nested deeper than 64 levels")
+            self.assertNotIn("error", answers[1])  # the session went on
+            self.assertNotIn("error", answers[3])
+            self.assertEqual(proc.stderr, "")
 
     def test_session_excludes_images_and_stdout_outputs(self):
         for extra in ([self.scene], ["--jsonl"], ["--json", "-"], ["--point", "1,1"]):
