@@ -21,7 +21,8 @@ namespace fs = std::filesystem;
 
 namespace samcli {
 
-PromptSession::PromptSession(std::shared_ptr<SamModel> model) : predictor_(std::move(model)) {}
+PromptSession::PromptSession(std::shared_ptr<SamModel> model, size_t historyLimit)
+    : predictor_(std::move(model)), historyLimit_(std::max<size_t>(historyLimit, 1)) {}
 
 void PromptSession::openImage(const std::string& path) {
   if (path == path_) return;
@@ -40,24 +41,17 @@ const PromptSession::Result& PromptSession::decode(std::vector<Prompt> prompts, 
     if (prompts.size() != 1) throw Error("refine feeds back one mask: give at most one box");
     prompts.front().maskInput = last()->bestLowResLogits;
   }
-  std::vector<std::vector<MaskPrediction>> predictions = predictor_.predictBatch(prompts, multimask);
+  RecordCollector collected(rgb_.size());
+  predictor_.predictEach(prompts, multimask,
+                         [&](size_t i, std::vector<MaskPrediction>& p) { collected.add(prompts[i], p); });
   Result result;
   result.multimask = multimask;
-  float bestIou = 0.0f;
-  for (size_t i = 0; i < prompts.size(); ++i) {
-    // Predicted IoUs are unbounded (negative ones occur): the first prompt's best always counts.
-    const size_t c = bestPrediction(predictions[i]);
-    if (i == 0 || predictions[i][c].predictedIou > bestIou) {
-      bestIou = predictions[i][c].predictedIou;
-      result.best = result.records.size() + c;
-      result.bestLowResLogits = predictions[i][c].lowResLogits;
-    }
-    for (MaskRecord& r : recordsFromPredictions(prompts[i], predictions[i], rgb_.size())) {
-      result.records.push_back(std::move(r));
-    }
-  }
+  result.records = std::move(collected.records);
+  result.best = collected.best;
+  result.bestLowResLogits = std::move(collected.bestLowResLogits);
   result.prompts = std::move(prompts);
   history_.push_back(std::move(result));
+  if (history_.size() > historyLimit_) history_.erase(history_.begin());
   return history_.back();
 }
 
@@ -109,7 +103,8 @@ ojson answerFor(PromptSession& session, const std::string& line, size_t number, 
 }  // namespace
 
 void serveSession(const std::string& modelDir, const RuntimeOptions& runtime, const SessionOptions& options) {
-  PromptSession session(loadSamModel(modelDir, runtime));
+  // No undo in the protocol: only the latest result is kept, for "refine" and "save".
+  PromptSession session(loadSamModel(modelDir, runtime), 1);
   runSessionProtocol(session, std::cin, std::cout, options);
 }
 

@@ -3,6 +3,7 @@
 // honoured), prompts decoded on it one after another, the last results kept so that the next
 // prompt can refine the best mask (SAM.py's click loop feeds back the best low-res logits) and so
 // that a step can be undone. The --session protocol below and an interactive window share it.
+#include <cstdint>
 #include <iosfwd>
 #include <memory>
 #include <string>
@@ -17,7 +18,8 @@ namespace samcli {
 
 class PromptSession {
  public:
-  explicit PromptSession(std::shared_ptr<SamModel> model);
+  // historyLimit: how many results are kept for undo (at least 1, the latest: refine and save need it).
+  explicit PromptSession(std::shared_ptr<SamModel> model, size_t historyLimit = SIZE_MAX);
 
   // Makes `path` the current image: read and encoded, unless it already is the current one.
   // Opening another image forgets the results of the previous one. Throws Error naming the file.
@@ -29,9 +31,9 @@ class PromptSession {
   struct Result {
     std::vector<Prompt> prompts;       // as decoded (one per box; the mask input when refined)
     bool multimask = false;
-    std::vector<MaskRecord> records;   // prompt by prompt, candidates in the decoder's order
+    std::vector<MaskRecord> records;   // prompt by prompt, candidates in the decoder's order (masks as RLE)
     size_t best = 0;                   // the record with the highest predicted IoU
-    cv::Mat bestLowResLogits;          // its low-res logits, the next refinement's mask input
+    cv::Mat bestLowResLogits;          // its low-res logits, the next refinement's mask input (no other's kept)
   };
 
   // Decodes the prompts (decoded together; one per box, or one) on the current image. refine: the
@@ -51,6 +53,7 @@ class PromptSession {
 
  private:
   Predictor predictor_;
+  size_t historyLimit_;
   std::string path_;
   cv::Mat rgb_;
   std::vector<Result> history_;
