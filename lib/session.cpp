@@ -6,7 +6,6 @@
 #include <iostream>
 #include <istream>
 #include <limits>
-#include <ostream>
 
 #include <nlohmann/json.hpp>
 
@@ -105,10 +104,11 @@ ojson answerFor(PromptSession& session, const std::string& line, size_t number, 
 void serveSession(const std::string& modelDir, const RuntimeOptions& runtime, const SessionOptions& options) {
   // No undo in the protocol: only the latest result is kept, for "refine" and "save".
   PromptSession session(loadSamModel(modelDir, runtime), 1);
-  runSessionProtocol(session, std::cin, std::cout, options);
+  runSessionProtocol(session, std::cin, writeStdout, options);
 }
 
-void runSessionProtocol(PromptSession& session, std::istream& in, std::ostream& out, const SessionOptions& options) {
+void runSessionProtocol(PromptSession& session, std::istream& in, const std::function<void(const std::string&)>& write,
+                        const SessionOptions& options) {
   // One prompt per line, as a JSONL prompt record; a session may run for any number of lines.
   LineReader lines(in, "standard input", kMaxRecordLineBytes, std::numeric_limits<size_t>::max());
   std::string line;
@@ -128,8 +128,7 @@ void runSessionProtocol(PromptSession& session, std::istream& in, std::ostream& 
       const std::string what = e.what();
       answer = {{"line", number}, {"error", "internal error: " + what.substr(0, what.find('\n'))}};
     }
-    out << answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n' << std::flush;
-    if (!out) throw Error("cannot write the answer to line " + std::to_string(number) + ": the output is closed or full");
+    write(answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + '\n');
   }
 }
 

@@ -4,6 +4,7 @@
 // prompt can refine the best mask (SAM.py's click loop feeds back the best low-res logits) and so
 // that a step can be undone. The --session protocol below and an interactive window share it.
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <memory>
 #include <string>
@@ -63,7 +64,7 @@ class PromptSession {
 // candidates); anything more says enough for one mask.
 bool defaultMultimask(const std::vector<Prompt>& prompts);
 
-// The --session protocol: one JSON object per line on `in`, one JSON line per prompt on `out`.
+// The --session protocol: one JSON object per line on `in`, one JSON line per prompt to `write`.
 //   in:  {"image": "a.jpg", "points": [[x, y], ...], "labels": [1, 0, ...], "boxes": [[x0,y0,x1,y1], ...],
 //         "multimask": bool, "refine": bool, "save": true | "name"}
 //        read by parseSessionLine (session_line.hpp): the fields of a prompt-file entry plus
@@ -75,12 +76,13 @@ bool defaultMultimask(const std::vector<Prompt>& prompts);
 //         "best": i, "seconds": s[, "saved": folder]}
 //        or, for a line that cannot be served, {"line": N, "error": "..."}; the session goes on.
 // Returns at the end of `in`. `seconds` is the time from reading the line to writing its answer.
-// Throws Error for a line longer than a prompt record may be (text_input.hpp), or when the answer
-// cannot be written: the session ends there.
+// Throws Error for a line longer than a prompt record may be (text_input.hpp); what `write` throws
+// (writeStdout: BrokenPipe when the reader has gone, Error on a full disk) ends the session.
 struct SessionOptions {
   std::string outDir = "out";  // where "save" writes
 };
-void runSessionProtocol(PromptSession& session, std::istream& in, std::ostream& out, const SessionOptions& options);
+void runSessionProtocol(PromptSession& session, std::istream& in, const std::function<void(const std::string&)>& write,
+                        const SessionOptions& options);
 
 // What `--session` runs: the model of `modelDir` loaded once, then the protocol over standard
 // input and output until the end of the input.

@@ -143,6 +143,31 @@ class SessionTest(ToolTestCase):
             self.assertNotIn("error", answers[3])
             self.assertEqual(proc.stderr, "")
 
+    def test_a_reader_that_goes_away_ends_the_session_quietly(self):
+        # `sam-point --session ... | head -1`: the second answer meets a closed pipe. As batch
+        # `--jsonl | head` does, that is exit 0 without a message, not exit 1.
+        proc = subprocess.Popen([os.path.join(BIN_DIR, "sam-point"), "--session", "--model", SAM_FIXTURE, "-o",
+                                 self.path("out")], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        line = (json.dumps({"image": self.scene, "points": [DISK]}) + "\n").encode()
+        proc.stdin.write(line)
+        proc.stdin.flush()
+        self.assertEqual(json.loads(proc.stdout.readline())["line"], 1)
+        proc.stdout.close()
+        proc.stdin.write(line * 3)
+        proc.stdin.close()
+        self.assertEqual(proc.wait(timeout=300), 0)
+        self.assertEqual(proc.stderr.read().decode(), "")
+        proc.stderr.close()
+        # The same through a shell pipeline, as a user writes it.
+        shell = subprocess.run("printf '%%s\\n%%s\\n' '%s' '%s' | '%s' --session --model '%s' -o '%s' | head -1; "
+                               "echo \"rc=${PIPESTATUS[1]}\"" % (line.decode().strip(), line.decode().strip(),
+                                                                  os.path.join(BIN_DIR, "sam-point"), SAM_FIXTURE,
+                                                                  self.path("out")),
+                               shell=True, executable="/bin/bash", capture_output=True, text=True, timeout=300)
+        self.assertEqual(shell.stdout.splitlines()[-1], "rc=0", shell.stderr)
+        self.assertEqual(shell.stderr, "")
+
     def test_session_excludes_images_and_stdout_outputs(self):
         for extra in ([self.scene], ["--jsonl"], ["--json", "-"], ["--point", "1,1"]):
             proc = run_tool("sam-point", "--session", *extra, "--model", SAM_FIXTURE, check=False)
