@@ -80,12 +80,10 @@ int main(int argc, char** argv) {
       const std::vector<Prompt>& prompts = common.promptsPath.empty() ? shared : perImage.at(input.path);
       for (const auto& p : prompts) checkPromptInside(p, rgb.size(), input.path);
       predictor.setImage(rgb);
-      auto batches = predictor.predictBatch(prompts, multimask);
-      std::vector<MaskRecord> records;
-      for (size_t i = 0; i < prompts.size(); ++i) {
-        for (auto& r : recordsFromPredictions(prompts[i], batches[i], rgb.size())) records.push_back(std::move(r));
-      }
-      return promptedResult(input.path, rgb, std::move(records), multimask);
+      RecordCollector collected(rgb.size());
+      predictor.predictEach(prompts, multimask,
+                            [&](size_t i, std::vector<MaskPrediction>& p) { collected.add(prompts[i], p); });
+      return promptedResult(input.path, rgb, std::move(collected.records), multimask);
     };
     return processImages(common, inputs, task);
   });

@@ -194,15 +194,18 @@ cv::Mat renderOverlay(const cv::Mat& rgb, const std::vector<const MaskRecord*>& 
   cv::Mat canvas = rgb.clone();
   const double scale = std::max(rgb.cols, rgb.rows) / 1000.0;
   const int thickness = std::max(1, cvRound(2 * scale));
-  // Fill first, then outlines, so a later mask's fill never hides an earlier outline.
+  // Fill first, then outlines, so a later mask's fill never hides an earlier outline. The outlines
+  // are traced during the fill: a mask held only as RLE is decoded once, and only one at a time.
+  std::vector<std::vector<std::vector<cv::Point>>> outlines;
   for (size_t i = 0; i < masks.size(); ++i) {
     const cv::Vec3b c = maskColour(i);
-    tintMasked(canvas, masks[i]->mask, cv::Scalar(c[0], c[1], c[2]), 0.6);
+    const cv::Mat mask = maskOf(*masks[i]);
+    tintMasked(canvas, mask, cv::Scalar(c[0], c[1], c[2]), 0.6);
+    outlines.push_back(outerContours(mask));
   }
   for (size_t i = 0; i < masks.size(); ++i) {
     const cv::Vec3b c = maskColour(i);
-    cv::drawContours(canvas, outerContours(masks[i]->mask), -1, cv::Scalar(c[0] / 2, c[1] / 2, c[2] / 2), thickness,
-                     cv::LINE_AA);
+    cv::drawContours(canvas, outlines[i], -1, cv::Scalar(c[0] / 2, c[1] / 2, c[2] / 2), thickness, cv::LINE_AA);
   }
   if (drawPrompts) {
     for (const MaskRecord* m : masks) {

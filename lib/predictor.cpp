@@ -41,20 +41,23 @@ std::vector<MaskPrediction> Predictor::predict(const Prompt& prompt, bool multim
 
 std::vector<std::vector<MaskPrediction>> Predictor::predictBatch(const std::vector<Prompt>& prompts,
                                                                  bool multimask) const {
+  std::vector<std::vector<MaskPrediction>> results(prompts.size());
+  predictEach(prompts, multimask, [&](size_t i, std::vector<MaskPrediction>& p) { results[i] = std::move(p); });
+  return results;
+}
+
+void Predictor::predictEach(const std::vector<Prompt>& prompts, bool multimask, const PredictionSink& take) const {
   if (!isImageSet()) throw Error("an image must be set with setImage() before predicting");
   // The decoder repeats the image embedding once per prompt (4 MB each for SAM): thousands of boxes
   // in one call would need gigabytes. Chunks keep memory bounded; each prompt is decoded on its
   // own rows, so the results do not depend on how the batch is split.
-  std::vector<std::vector<MaskPrediction>> results;
-  results.reserve(prompts.size());
   for (size_t start = 0; start < prompts.size(); start += kMaxDecodeBatch) {
     const size_t end = std::min(prompts.size(), start + kMaxDecodeBatch);
     auto part = decodeChunk(std::vector<Prompt>(prompts.begin() + std::ptrdiff_t(start),
                                                 prompts.begin() + std::ptrdiff_t(end)),
                             multimask, prompts.front());
-    for (auto& p : part) results.push_back(std::move(p));
+    for (size_t i = 0; i < part.size(); ++i) take(start + i, part[i]);
   }
-  return results;
 }
 
 std::vector<std::vector<MaskPrediction>> Predictor::decodeChunk(const std::vector<Prompt>& prompts, bool multimask,

@@ -66,6 +66,19 @@ std::vector<MaskRecord> recordsFromPredictions(const Prompt& prompt, std::vector
   return records;
 }
 
+void RecordCollector::add(const Prompt& prompt, std::vector<MaskPrediction>& predictions) {
+  const size_t c = bestPrediction(predictions);
+  // Predicted IoUs are unbounded (negative ones occur): the first prompt's best always counts.
+  if (records.empty() || predictions[c].predictedIou > records[best].predictedIou) {
+    best = records.size() + c;
+    bestLowResLogits = predictions[c].lowResLogits;
+  }
+  for (MaskRecord& r : recordsFromPredictions(prompt, predictions, imageSize_)) {
+    r.mask.release();
+    records.push_back(std::move(r));
+  }
+}
+
 ImageOutcome promptedResult(const std::string& imagePath, const cv::Mat& rgb, std::vector<MaskRecord> records, bool panelPerMask,
                             std::vector<std::pair<std::string, cv::Mat>> arrays) {
   nameMaskFiles(records);

@@ -6,24 +6,22 @@
 #include <iostream>
 #include <istream>
 #include <limits>
-#include <optional>
-#include <ostream>
 
 #include <nlohmann/json.hpp>
 
 #include "samcli/error.hpp"
 #include "samcli/image_io.hpp"
-#include "samcli/json_input.hpp"
 #include "samcli/outputs.hpp"
-#include "samcli/prompt_file.hpp"
 #include "samcli/prompted.hpp"
+#include "samcli/session_line.hpp"
 #include "samcli/text_input.hpp"
 
 namespace fs = std::filesystem;
 
 namespace samcli {
 
-PromptSession::PromptSession(std::shared_ptr<SamModel> model) : predictor_(std::move(model)) {}
+PromptSession::PromptSession(std::shared_ptr<SamModel> model, size_t historyLimit)
+    : predictor_(std::move(model)), historyLimit_(std::max<size_t>(historyLimit, 1)) {}
 
 void PromptSession::openImage(const std::string& path) {
   if (path == path_) return;
@@ -42,24 +40,17 @@ const PromptSession::Result& PromptSession::decode(std::vector<Prompt> prompts, 
     if (prompts.size() != 1) throw Error("refine feeds back one mask: give at most one box");
     prompts.front().maskInput = last()->bestLowResLogits;
   }
-  std::vector<std::vector<MaskPrediction>> predictions = predictor_.predictBatch(prompts, multimask);
+  RecordCollector collected(rgb_.size());
+  predictor_.predictEach(prompts, multimask,
+                         [&](size_t i, std::vector<MaskPrediction>& p) { collected.add(prompts[i], p); });
   Result result;
   result.multimask = multimask;
-  float bestIou = 0.0f;
-  for (size_t i = 0; i < prompts.size(); ++i) {
-    // Predicted IoUs are unbounded (negative ones occur): the first prompt's best always counts.
-    const size_t c = bestPrediction(predictions[i]);
-    if (i == 0 || predictions[i][c].predictedIou > bestIou) {
-      bestIou = predictions[i][c].predictedIou;
-      result.best = result.records.size() + c;
-      result.bestLowResLogits = predictions[i][c].lowResLogits;
-    }
-    for (MaskRecord& r : recordsFromPredictions(prompts[i], predictions[i], rgb_.size())) {
-      result.records.push_back(std::move(r));
-    }
-  }
+  result.records = std::move(collected.records);
+  result.best = collected.best;
+  result.bestLowResLogits = std::move(collected.bestLowResLogits);
   result.prompts = std::move(prompts);
   history_.push_back(std::move(result));
+  if (history_.size() > historyLimit_) history_.erase(history_.begin());
   return history_.back();
 }
 
@@ -86,75 +77,23 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using ojson = nlohmann::ordered_json;
 
-// The session's own fields, taken off a line before the rest is read as a prompt-file entry.
-struct LineControls {
-  std::optional<bool> multimask;
-  bool refine = false;
-  bool save = false;
-  std::string saveName;  // "" with save: the image's stem
-};
-
-LineControls takeControls(ojson& object) {
-  LineControls c;
-  const auto take = [&](const char* key) {
-    ojson value = object.contains(key) ? object[key] : ojson();
-    object.erase(key);
-    return value;
-  };
-  for (const char* key : {"multimask", "refine"}) {
-    const ojson value = take(key);
-    if (value.is_null()) continue;
-    if (!value.is_boolean()) throw Error(std::string("\"") + key + "\" must be true or false, got " + jsonSnippet(value));
-    (std::string(key) == "refine" ? c.refine : c.multimask.emplace()) = value.get<bool>();
-  }
-  const ojson save = take("save");
-  if (save.is_boolean()) {
-    c.save = save.get<bool>();
-  } else if (save.is_string()) {
-    c.save = true;
-    c.saveName = save.get<std::string>();
-    if (c.saveName.empty() || c.saveName.find('/') != std::string::npos || c.saveName == "." || c.saveName == "..") {
-      throw Error("\"save\" must be a folder name without '/', got " + jsonSnippet(save));
-    }
-  } else if (!save.is_null()) {
-    throw Error("\"save\" must be true or a folder name, got " + jsonSnippet(save));
-  }
-  return c;
-}
-
-ojson answerFor(PromptSession& session, ojson object, const SessionOptions& options, size_t number) {
-  if (!object.is_object()) throw Error("expected an object {\"image\": ..., \"points\": ...}, got " + jsonSnippet(object));
-  const ojson echo = object;
-  const LineControls controls = takeControls(object);
-  if (!object.contains("image")) {
-    if (!session.hasImage()) throw Error("no \"image\" given yet");
-    object["image"] = session.imagePath();
-  }
-  const PromptEntry entry = promptEntryFromJson(nlohmann::json(object), "line " + std::to_string(number), "");
-  if (!entry.texts.empty()) throw Error("\"text\" needs text-sam; this session takes points and boxes");
-  session.openImage(entry.image);
-
-  std::vector<Prompt> prompts;
-  if (entry.boxes.empty()) {
-    if (entry.points.empty()) throw Error("nothing to decode: give \"points\" or \"boxes\"");
-    prompts.push_back(Prompt{entry.points, entry.labels, std::nullopt, cv::Mat()});
-  } else {
-    prompts = boxPrompts(entry.boxes, entry.points, entry.labels);
-  }
-  const bool multimask = controls.multimask.value_or(defaultMultimask(prompts));
-  const PromptSession::Result& result = session.decode(std::move(prompts), multimask, controls.refine);
+ojson answerFor(PromptSession& session, const std::string& line, size_t number, const SessionOptions& options) {
+  SessionRequest request = parseSessionLine(line, number, session.imagePath());
+  session.openImage(request.image);
+  const bool multimask = request.multimask.value_or(defaultMultimask(request.prompts));
+  const PromptSession::Result& result = session.decode(std::move(request.prompts), multimask, request.refine);
 
   ojson answer = {{"line", number},
                   {"image", session.imagePath()},
                   {"width", session.image().cols},
                   {"height", session.image().rows},
-                  {"prompt", echo}};
+                  {"prompt", std::move(request.prompt)}};
   ojson masks = ojson::array();
   for (const MaskRecord& r : result.records) masks.push_back(recordToJson(r));
   answer["masks"] = std::move(masks);
   answer["best"] = result.best;
-  if (controls.save) {
-    const std::string name = controls.saveName.empty() ? fs::path(entry.image).stem().string() : controls.saveName;
+  if (request.save) {
+    const std::string name = request.saveName.empty() ? fs::path(request.image).stem().string() : request.saveName;
     answer["saved"] = session.saveLast(options.outDir, name);
   }
   return answer;
@@ -163,11 +102,13 @@ ojson answerFor(PromptSession& session, ojson object, const SessionOptions& opti
 }  // namespace
 
 void serveSession(const std::string& modelDir, const RuntimeOptions& runtime, const SessionOptions& options) {
-  PromptSession session(loadSamModel(modelDir, runtime));
-  runSessionProtocol(session, std::cin, std::cout, options);
+  // No undo in the protocol: only the latest result is kept, for "refine" and "save".
+  PromptSession session(loadSamModel(modelDir, runtime), 1);
+  runSessionProtocol(session, std::cin, writeStdout, options);
 }
 
-void runSessionProtocol(PromptSession& session, std::istream& in, std::ostream& out, const SessionOptions& options) {
+void runSessionProtocol(PromptSession& session, std::istream& in, const std::function<void(const std::string&)>& write,
+                        const SessionOptions& options) {
   // One prompt per line, as a JSONL prompt record; a session may run for any number of lines.
   LineReader lines(in, "standard input", kMaxRecordLineBytes, std::numeric_limits<size_t>::max());
   std::string line;
@@ -178,13 +119,7 @@ void runSessionProtocol(PromptSession& session, std::istream& in, std::ostream& 
     if (line.find_first_not_of(" \t") == std::string::npos) continue;
     ojson answer;
     try {
-      ojson object;
-      try {
-        object = ojson::parse(line);
-      } catch (const nlohmann::json::exception&) {
-        throw Error("not a JSON object");
-      }
-      answer = answerFor(session, std::move(object), options, number);
+      answer = answerFor(session, line, number, options);
       answer["seconds"] = std::chrono::duration<double>(Clock::now() - start).count();
     } catch (const Error& e) {
       answer = {{"line", number}, {"error", e.what()}};
@@ -193,8 +128,7 @@ void runSessionProtocol(PromptSession& session, std::istream& in, std::ostream& 
       const std::string what = e.what();
       answer = {{"line", number}, {"error", "internal error: " + what.substr(0, what.find('\n'))}};
     }
-    out << answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n' << std::flush;
-    if (!out) throw Error("cannot write the answer to line " + std::to_string(number) + ": the output is closed or full");
+    write(answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + '\n');
   }
 }
 

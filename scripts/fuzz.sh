@@ -2,7 +2,7 @@
 # Builds the libFuzzer targets of tests/fuzz (clang, ASan + UBSan) in their own build directory and
 # runs each for N seconds (default 60), starting from the seed corpus in tests/fuzz/corpus/<target>.
 # Usage: scripts/fuzz.sh [seconds] [target...]     (targets: rle coco prompt_file clip_tokenizer npy
-#                                                   manifest embedding_cache; default all)
+#                                                   manifest embedding_cache session_line; default all)
 # Environment: FUZZ_BUILD (default build-fuzz), FUZZ_JOBS (parallel fuzz processes per target, default 1).
 # Findings are saved as <build>/findings/<target>/crash-*|oom-*|timeout-* (reproduce with
 # <build>/tests/fuzz/fuzz_<target> FILE); the script exits 1 when there is any. Inputs that found
@@ -13,7 +13,7 @@ root="$PWD"
 seconds="${1:-60}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(rle coco prompt_file clip_tokenizer npy manifest embedding_cache)
+[ ${#targets[@]} -gt 0 ] || targets=(rle coco prompt_file clip_tokenizer npy manifest embedding_cache session_line)
 build="${FUZZ_BUILD:-build-fuzz}"
 probe='extern "C" int LLVMFuzzerTestOneInput(const unsigned char*, unsigned long) { return 0; }'
 if ! echo "$probe" | clang++ -x c++ -fsanitize=fuzzer - -o /dev/null 2>/dev/null; then
@@ -35,7 +35,7 @@ for t in "${targets[@]}"; do
   mkdir -p "$corpus" "$findings"
   : >"$log"
   dict=()
-  case "$t" in coco | prompt_file | manifest | embedding_cache) dict=(-dict="$root/tests/fuzz/json.dict") ;; esac
+  case "$t" in coco | prompt_file | manifest | embedding_cache | session_line) dict=(-dict="$root/tests/fuzz/json.dict") ;; esac
   echo "== fuzz_$t: ${seconds} s" >&2
   # libFuzzer stops at a finding; it is saved and fuzzing resumes for the rest of the time, so one
   # run reports every finding it can reach, not just the first. -rss_limit_mb: a parser asked for

@@ -398,6 +398,10 @@ TEST_CASE("renderOverlay and renderAnnotations tint mask pixels only", "[outputs
   const cv::Mat titled = renderOverlay(rgb, {&r}, "1 mask", false);
   CHECK(titled.cols == rgb.cols);
   CHECK(titled.rows > rgb.rows);
+  // A record holding its mask as RLE only (sam-box, the session) is painted the same.
+  MaskRecord released = r;
+  released.mask.release();
+  CHECK(cv::norm(renderOverlay(rgb, {&released}, "", false), overlay, cv::NORM_INF) == 0);
 
   const cv::Mat annotated = renderAnnotations(rgb, {r});
   REQUIRE(annotated.size() == rgb.size());

@@ -34,3 +34,31 @@ TEST_CASE("checkPromptInside names the image and its size", "[prompted]") {
   p.box = BoxXyxy{2, 2, 2.5, 9};
   CHECK_THROWS_WITH(checkPromptInside(p, {20, 20}, "a.png"), Catch::Contains("is degenerate"));
 }
+
+TEST_CASE("RecordCollector keeps RLE masks and the best mask's logits only", "[prompted]") {
+  const auto prediction = [](float iou, float logit) {
+    MaskPrediction p;
+    p.mask = cv::Mat::zeros(4, 5, CV_8UC1);
+    p.mask.at<uint8_t>(1, 2) = 255;
+    p.predictedIou = iou;
+    p.lowResLogits = cv::Mat(8, 8, CV_32FC1, cv::Scalar(logit));
+    return p;
+  };
+  RecordCollector collected({5, 4});
+  // Negative predicted IoUs occur: the first prompt's best counts even so.
+  std::vector<MaskPrediction> first = {prediction(-2.0f, 1.0f), prediction(-1.0f, 2.0f)};
+  collected.add(Prompt{{{1, 1}}, {1}, std::nullopt, cv::Mat()}, first);
+  CHECK(collected.best == 1);
+  CHECK(collected.bestLowResLogits.at<float>(0, 0) == 2.0f);
+  std::vector<MaskPrediction> second = {prediction(0.5f, 3.0f), prediction(0.9f, 4.0f), prediction(0.9f, 5.0f)};
+  collected.add(Prompt{{{2, 2}}, {1}, std::nullopt, cv::Mat()}, second);
+  CHECK(collected.best == 3);  // the first of equals
+  CHECK(collected.bestLowResLogits.at<float>(0, 0) == 4.0f);
+  REQUIRE(collected.records.size() == 5);
+  for (const MaskRecord& r : collected.records) {
+    CHECK(r.mask.empty());  // released: written from the RLE
+    CHECK(r.area == 1);
+    CHECK(maskOf(r).at<uint8_t>(1, 2) == 255);
+  }
+  CHECK(collected.records[3].pointCoords.front().x == 2);
+}

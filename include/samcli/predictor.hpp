@@ -2,6 +2,7 @@
 // Prompted segmentation with SamPredictor's semantics: setImage() runs the image encoder once,
 // predict() decodes prompts against that embedding. LibTorch stays behind the pimpl so that tools
 // and most of the library compile without its headers.
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -49,6 +50,11 @@ class Predictor {
   // memory stays bounded however many are given. Every prompt must have the same number of points
   // and either all or none a box / a mask input.
   std::vector<std::vector<MaskPrediction>> predictBatch(const std::vector<Prompt>& prompts, bool multimask) const;
+  // The same, handing each prompt's predictions to take(prompt index, predictions) as soon as its
+  // batch is decoded: a caller that keeps only part of them (records, one mask's logits) holds one
+  // batch of low-res logits at a time, not one 256x256 float map per candidate of every prompt.
+  using PredictionSink = std::function<void(size_t, std::vector<MaskPrediction>&)>;
+  void predictEach(const std::vector<Prompt>& prompts, bool multimask, const PredictionSink& take) const;
   static constexpr size_t kMaxDecodeBatch = 64;
 
   const SamModel& model() const;

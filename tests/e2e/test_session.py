@@ -66,7 +66,7 @@ class SessionTest(ToolTestCase):
         for a in ok.values():
             self.assertGreaterEqual(a["seconds"], 0)
             self.assertEqual(a["image"], self.scene if a["line"] < 7 else self.other)
-        self.assertIn("not a JSON object", errors[3])
+        self.assertIn("standard input: malformed JSON at line 3, column 2", errors[3])
         self.assertIn("outside", errors[4])
         self.assertIn("text-sam", errors[8])
         self.assertIn("label", errors[9])
@@ -126,6 +126,47 @@ class SessionTest(ToolTestCase):
         errors = [l for l in proc.stderr.splitlines() if ": error: " in l]
         self.assertEqual(len(errors), 1, proc.stderr)
         self.assertIn("standard input line 2 is longer than", errors[0])
+
+    def test_a_line_nested_100000_deep_gets_an_error_answer(self):
+        # Read without a depth bound, such a line overflowed the stack (SIGSEGV, exit 139).
+        deep = "[" * 100000 + "]" * 100000
+        in_field = '{"points": [[200, 240]], "save": %s}' % deep
+        for tool in ("sam-point", "sam-box"):
+            proc, answers = self.session([deep, {"image": self.scene, "points": [DISK]}, in_field,
+                                          {"boxes": [[400, 150, 560, 330]]}], tool=tool)
+            self.assertEqual([a["line"] for a in answers], [1, 2, 3, 4], tool)
+            self.assertEqual(answers[0]["error"],
+                             "standard input: malformed JSON at line 1, column 65: nested deeper than 64 levels")
+            self.assertEqual(answers[2]["error"],
+                             "standard input: malformed JSON at line 3, column 97: nested deeper than 64 levels")
+            self.assertNotIn("error", answers[1])  # the session went on
+            self.assertNotIn("error", answers[3])
+            self.assertEqual(proc.stderr, "")
+
+    def test_a_reader_that_goes_away_ends_the_session_quietly(self):
+        # `sam-point --session ... | head -1`: the second answer meets a closed pipe. As batch
+        # `--jsonl | head` does, that is exit 0 without a message, not exit 1.
+        proc = subprocess.Popen([os.path.join(BIN_DIR, "sam-point"), "--session", "--model", SAM_FIXTURE, "-o",
+                                 self.path("out")], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        line = (json.dumps({"image": self.scene, "points": [DISK]}) + "\n").encode()
+        proc.stdin.write(line)
+        proc.stdin.flush()
+        self.assertEqual(json.loads(proc.stdout.readline())["line"], 1)
+        proc.stdout.close()
+        proc.stdin.write(line * 3)
+        proc.stdin.close()
+        self.assertEqual(proc.wait(timeout=300), 0)
+        self.assertEqual(proc.stderr.read().decode(), "")
+        proc.stderr.close()
+        # The same through a shell pipeline, as a user writes it.
+        shell = subprocess.run("printf '%%s\\n%%s\\n' '%s' '%s' | '%s' --session --model '%s' -o '%s' | head -1; "
+                               "echo \"rc=${PIPESTATUS[1]}\"" % (line.decode().strip(), line.decode().strip(),
+                                                                  os.path.join(BIN_DIR, "sam-point"), SAM_FIXTURE,
+                                                                  self.path("out")),
+                               shell=True, executable="/bin/bash", capture_output=True, text=True, timeout=300)
+        self.assertEqual(shell.stdout.splitlines()[-1], "rc=0", shell.stderr)
+        self.assertEqual(shell.stderr, "")
 
     def test_session_excludes_images_and_stdout_outputs(self):
         for extra in ([self.scene], ["--jsonl"], ["--json", "-"], ["--point", "1,1"]):
