@@ -24,7 +24,10 @@ void addFile(const fs::path& path, std::vector<InputImage>& out) {
 void addDirectory(const fs::path& dir, bool recursive, std::vector<InputImage>& out) {
   std::error_code ec;
   const auto add = [&](const fs::directory_entry& entry) {
-    if (entry.is_regular_file(ec) && hasImageExtension(entry.path().string())) {
+    // An entry that cannot be stat'ed (a dangling symlink) is no image. With the listing's error
+    // code it aborted the run as "cannot list directory" whenever it came last in the listing.
+    std::error_code notAnImage;
+    if (entry.is_regular_file(notAnImage) && hasImageExtension(entry.path().string())) {
       // Lexically: fs::relative would resolve a symlink to its target's place, possibly outside `dir`.
       out.push_back({entry.path().string(), outputNameFor(entry.path().lexically_relative(dir).generic_string())});
     }

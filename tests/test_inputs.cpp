@@ -115,6 +115,17 @@ TEST_CASE("inputs: a directory gives its images only, sorted; --recursive adds s
   }
 }
 
+TEST_CASE("inputs: a dangling symlink in a directory is skipped, not a failure to list it", "[inputs]") {
+  const InputTree tree;
+  const fs::path only = tree / "only_links";
+  fs::create_directory(only);
+  fs::create_symlink("../missing", only / "lnk");
+  CHECK(expandInputs({only.string()}, false).empty());
+  CHECK(expandInputs({only.string()}, true).empty());
+  fs::create_symlink("../missing.png", tree / "sub/zz_dangling.png");
+  CHECK(paths(expandInputs({tree / "sub"}, false)) == std::vector<std::string>{tree / "sub/b.png"});
+}
+
 TEST_CASE("inputs: image extensions are recognised case-insensitively", "[inputs]") {
   for (const char* name : {"a.png", "a.PNG", "a.jpg", "a.jpeg", "a.JPEG", "a.bmp", "a.tif", "a.tiff", "a.webp"}) {
     CHECK(hasImageExtension(name));
