@@ -20,6 +20,7 @@
 #include "samcli/image_io.hpp"
 #include "samcli/json_input.hpp"
 #include "samcli/records.hpp"
+#include "samcli/scheduler.hpp"
 
 namespace samcli {
 namespace {
@@ -76,8 +77,9 @@ void addCommonOptions(CLI::App& app, CommonOptions& o) {
   app.add_flag("-r,--recursive", o.recursive, "Include images in subdirectories of directory arguments")->group("Input");
   app.add_option("--shard", o.shard,
                  "Process only inputs I, I+N, I+2N, ... of the sorted list (0 <= I < N): N jobs cover every input "
-                 "exactly once")
-      ->type_name("I/N")
+                 "exactly once. auto: I and N of this Slurm array task (--array=0-N); auto/N: I of this Slurm "
+                 "array task or Kubernetes indexed Job pod")
+      ->type_name("I/N|auto")
       ->group("Input");
   app.add_option("-m,--model", o.model,
                  "SAM model: a directory made by weights/export_sam.py, or a name (vit_b, vit_l, vit_h, vit_t, b, l, h, t) "
@@ -87,7 +89,7 @@ void addCommonOptions(CLI::App& app, CommonOptions& o) {
   app.add_option("--device", o.runtime.device, "cpu, cuda, cuda:N, or auto (CUDA when available)")
       ->capture_default_str()
       ->group("Model");
-  app.add_option("--threads", o.runtime.threads, "CPU threads for inference (0 = all cores)")
+  app.add_option("--threads", o.runtime.threads, "CPU threads for inference (0 = the task's $SLURM_CPUS_PER_TASK, else all cores this process may use)")
       ->capture_default_str()
       ->check(CLI::Range(0, 4096))
       ->group("Model");
@@ -460,7 +462,17 @@ std::vector<InputImage> resolveInputs(const CommonOptions& options, std::optiona
   }
   std::vector<InputImage> inputs =
       listed ? sortInputs(std::move(*listed)) : expandInputs(options.inputs, options.recursive);
-  if (!options.shard.empty()) inputs = selectShard(inputs, parseShard(options.shard));
+  if (!options.shard.empty()) {
+    const Shard shard = parseShard(options.shard);
+    const size_t all = inputs.size();
+    inputs = selectShard(inputs, shard);
+    // A scheduler's log then shows which part of the data a task took, and with how many threads.
+    if (!shard.origin.empty()) {
+      Log::info("shard " + std::to_string(shard.index) + "/" + std::to_string(shard.count) + " (" + shard.origin +
+                "): " + std::to_string(inputs.size()) + " of " + std::to_string(all) + " image(s), " +
+                std::to_string(threadCount(options.runtime.threads, processEnvironment())) + " CPU thread(s)");
+    }
+  }
   if (inputs.empty()) Log::warning("no input image to process");
   return inputs;
 }

@@ -1,12 +1,11 @@
 #include "device.hpp"
 
-#include <thread>
-
 #include <ATen/Parallel.h>
 #include <opencv2/core/utility.hpp>
 #include <torch/cuda.h>
 
 #include "samcli/error.hpp"
+#include "samcli/scheduler.hpp"
 
 namespace samcli {
 
@@ -37,8 +36,7 @@ void configureThreads(int threads) {
   if (threads < 0) {
     throw InvalidParameter({"threads"}, "invalid threads " + std::to_string(threads) + " (expected 0 for all cores, or N >= 1)");
   }
-  const int n = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  at::set_num_threads(n);
+  at::set_num_threads(threadCount(threads, processEnvironment()));
   // OpenCV's TBB workers spin after each parallel loop; beside LibTorch's OpenMP team on the same
   // cores they made the decoder 4x slower between mask post-processing steps (measured with
   // amg_bench). LibTorch alone owns the cores; OpenCV's parts are small.

@@ -13,7 +13,7 @@ namespace samcli {
 // device exists. Throws Error naming the value otherwise.
 torch::Device selectDevice(const std::string& spec);
 
-// Applies --threads (0 = all cores) to LibTorch's intra-op pool, once per process: LibTorch's own
+// Applies --threads (0 = Slurm's CPUs for the task, else all cores; scheduler.hpp's threadCount) to LibTorch's intra-op pool, once per process: LibTorch's own
 // default on some builds is a single thread. Also keeps OpenCV from running a second thread pool.
 void configureThreads(int threads);
 

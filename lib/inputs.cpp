@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 
 #include "samcli/error.hpp"
 #include "samcli/text_input.hpp"
@@ -123,18 +124,44 @@ std::vector<InputImage> sortInputs(std::vector<InputImage> out) {
   return out;
 }
 
-Shard parseShard(const std::string& text) {
-  const auto slash = text.find('/');
-  try {
-    if (slash != std::string::npos && slash > 0 && slash + 1 < text.size() &&
-        text.find('/', slash + 1) == std::string::npos &&
-        text.find_first_not_of("0123456789/") == std::string::npos) {
-      const Shard s{std::stoi(text.substr(0, slash)), std::stoi(text.substr(slash + 1))};
-      if (s.count >= 1 && s.index >= 0 && s.index < s.count) return s;
-    }
-  } catch (const std::exception&) {
+namespace {
+
+// "N" of "I/N" or "auto/N": digits, at most 9 of them; nullopt otherwise.
+std::optional<int> shardNumber(const std::string& text) {
+  if (text.empty() || text.size() > 9 || text.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+  return std::stoi(text);
+}
+
+Shard shardFromScheduler(const std::optional<int>& givenCount, const Environment& env) {
+  const std::optional<ArrayTask> task = arrayTask(env);
+  if (!task) {
+    throw InvalidParameter({"shard"}, "shard auto: this is not a Slurm array task (SLURM_ARRAY_TASK_ID) nor a "
+                                      "Kubernetes indexed Job's pod (JOB_COMPLETION_INDEX); give --shard I/N");
   }
-  throw InvalidParameter({"shard"}, "invalid shard '" + text + "' (expected I/N with 0 <= I < N, e.g. 0/3)");
+  const std::optional<int> count = givenCount ? givenCount : task->count;
+  if (!count) {
+    throw InvalidParameter({"shard"}, "shard auto: the number of shards is not known from " + task->origin +
+                                      " (only a Slurm array of IDs 0..N-1 tells it); give it: --shard auto/N");
+  }
+  if (*count < 1 || task->index >= *count) {
+    throw InvalidParameter({"shard"}, "shard auto: task " + std::to_string(task->index) + " (" + task->origin +
+                                      ") is not below the shard count " + std::to_string(*count) +
+                                      " (task indices are 0-based: --array=0-" + std::to_string(*count - 1) + ")");
+  }
+  return Shard{task->index, *count, task->origin};
+}
+
+}  // namespace
+
+Shard parseShard(const std::string& text, const Environment& env) {
+  const auto slash = text.find('/');
+  const std::string first = text.substr(0, slash);
+  const std::optional<int> count = slash == std::string::npos ? std::nullopt : shardNumber(text.substr(slash + 1));
+  if (first == "auto" && (slash == std::string::npos || count)) return shardFromScheduler(count, env);
+  const std::optional<int> index = shardNumber(first);
+  if (index && count && *count >= 1 && *index < *count) return Shard{*index, *count, ""};
+  throw InvalidParameter({"shard"}, "invalid shard '" + text +
+                                        "' (expected I/N with 0 <= I < N, e.g. 0/3, or auto in a Slurm array job)");
 }
 
 std::vector<InputImage> selectShard(const std::vector<InputImage>& inputs, Shard shard) {

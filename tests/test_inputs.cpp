@@ -226,8 +226,8 @@ TEST_CASE("inputs: parseShard accepts I/N with 0 <= I < N", "[inputs]") {
 
 TEST_CASE("inputs: selectShard takes every N-th input from I; N shards cover all inputs once", "[inputs]") {
   const auto inputs = numbered(10);
-  CHECK(paths(selectShard(inputs, {1, 3})) == std::vector<std::string>{"img1.png", "img4.png", "img7.png"});
-  CHECK(paths(selectShard(inputs, {0, 1})) == paths(inputs));
+  CHECK(paths(selectShard(inputs, {1, 3, ""})) == std::vector<std::string>{"img1.png", "img4.png", "img7.png"});
+  CHECK(paths(selectShard(inputs, {0, 1, ""})) == paths(inputs));
   for (const size_t n : {size_t(0), size_t(1), size_t(2), size_t(5), size_t(10), size_t(11)}) {
     for (int count : {1, 2, 3, 4, 7, 12}) {
       INFO("inputs " << n << ", shards " << count);
@@ -236,7 +236,7 @@ TEST_CASE("inputs: selectShard takes every N-th input from I; N shards cover all
       size_t smallest = n;
       size_t largest = 0;
       for (int index = 0; index < count; ++index) {
-        const auto mine = selectShard(all, {index, count});
+        const auto mine = selectShard(all, {index, count, ""});
         for (const auto& in : mine) seen.insert(in.path);
         smallest = std::min(smallest, mine.size());
         largest = std::max(largest, mine.size());

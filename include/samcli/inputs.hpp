@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "samcli/scheduler.hpp"
+
 namespace samcli {
 
 struct InputImage {
@@ -34,8 +36,11 @@ bool hasImageExtension(const std::string& path);
 struct Shard {
   int index = 0;
   int count = 1;
+  std::string origin;  // --shard auto: the scheduler's variables it came from (scheduler.hpp)
 };
-Shard parseShard(const std::string& text);  // throws UsageError
+// "I/N"; "auto": I and N of this Slurm array task; "auto/N": I of this Slurm array task or
+// Kubernetes indexed Job pod, N given. Throws UsageError saying what is missing or out of range.
+Shard parseShard(const std::string& text, const Environment& env = processEnvironment());
 std::vector<InputImage> selectShard(const std::vector<InputImage>& inputs, Shard shard);
 
 }  // namespace samcli

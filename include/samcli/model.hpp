@@ -60,9 +60,9 @@ std::string resolveDetectorDir(const std::string& dirOrName, const std::string& 
 OwlVitManifest readOwlVitManifest(const std::string& dir);
 
 // Execution settings every tool shares. device: "cpu", "cuda", "cuda:N" or "auto" (CUDA when
-// available). threads: intra-op threads for LibTorch on the CPU, 0 = all cores. embeddingCache: a
-// folder of image embeddings keyed by image content and model, so repeated runs on the same image
-// skip the encoder ("" = none).
+// available). threads: intra-op threads for LibTorch on the CPU, 0 = the CPUs Slurm allotted the
+// task or all cores (scheduler.hpp). embeddingCache: a folder of image embeddings keyed by image
+// content and model, so repeated runs on the same image skip the encoder ("" = none).
 struct RuntimeOptions {
   std::string device = "auto";
   int threads = 0;
