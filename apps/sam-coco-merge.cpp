@@ -42,9 +42,10 @@ void warnAboutRepeatedImages(const std::vector<std::pair<std::string, nlohmann::
 int main(int argc, char** argv) {
   CLI::App app{
       "Merge COCO instance-segmentation files (the --coco output of samcli tools, one per --shard job, or\n"
-      "any COCO dataset file) into one: images and annotations are concatenated in argument order and\n"
-      "renumbered, categories are unified by name, the first file's \"info\" is kept. An image in two\n"
-      "inputs (a shard given twice) is reported with a warning.\n"
+      "any COCO dataset file) into one: images are ordered by file_name (as one run over the same inputs\n"
+      "orders them, so N shards merge to that run's file byte for byte, whatever the order of the\n"
+      "parts), each with its annotations, and renumbered; categories are unified by name, the first\n"
+      "file's \"info\" is kept. An image in two inputs (a shard given twice) is reported with a warning.\n"
       "Exit codes: 0 merged; 1 an input is missing, not JSON or not COCO (named in the message), or the\n"
       "output cannot be written; 2 usage error (e.g. the output is one of the inputs).\n\n"
       "Examples:\n"

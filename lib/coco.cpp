@@ -1,5 +1,6 @@
 #include "samcli/coco.hpp"
 
+#include <algorithm>
 #include <map>
 
 #include "samcli/error.hpp"
@@ -77,9 +78,12 @@ nlohmann::ordered_json cocoFromResults(const std::vector<nlohmann::ordered_json>
 }
 
 nlohmann::ordered_json mergeCoco(const std::vector<std::pair<std::string, nlohmann::ordered_json>>& files) {
-  Categories categories;
-  auto images = nlohmann::ordered_json::array();
-  auto annotations = nlohmann::ordered_json::array();
+  // An image with its annotations, each annotation with its category's name until ids are given.
+  struct MergedImage {
+    nlohmann::ordered_json image;
+    std::vector<std::pair<nlohmann::ordered_json, std::string>> annotations;
+  };
+  std::vector<MergedImage> merged;
   nlohmann::ordered_json info = {{"description", "samcli results"}};
   for (const auto& [path, coco] : files) {
     if (!coco.is_object() || !coco.contains("images") || !coco.contains("annotations") || !coco.contains("categories")) {
@@ -100,34 +104,49 @@ nlohmann::ordered_json mergeCoco(const std::vector<std::pair<std::string, nlohma
       categoryName[jsonInteger(c, "id", where("categories", i), INT64_MIN, INT64_MAX)] =
           jsonString(c, "name", where("categories", i));
     }
-    std::map<int64_t, int> imageId;
+    std::map<int64_t, size_t> imageAt;
     for (size_t i = 0; i < coco["images"].size(); ++i) {
-      auto image = coco["images"][i];
-      const int id = int(images.size()) + 1;
-      imageId[jsonInteger(image, "id", where("images", i), INT64_MIN, INT64_MAX)] = id;
-      image["id"] = id;
-      images.push_back(std::move(image));
+      imageAt[jsonInteger(coco["images"][i], "id", where("images", i), INT64_MIN, INT64_MAX)] = merged.size();
+      merged.push_back({coco["images"][i], {}});
     }
     for (size_t i = 0; i < coco["annotations"].size(); ++i) {
-      auto a = coco["annotations"][i];
-      const auto img = imageId.find(jsonInteger(a, "image_id", where("annotations", i), INT64_MIN, INT64_MAX));
+      const auto& a = coco["annotations"][i];
+      const auto img = imageAt.find(jsonInteger(a, "image_id", where("annotations", i), INT64_MIN, INT64_MAX));
       const auto cat = categoryName.find(jsonInteger(a, "category_id", where("annotations", i), INT64_MIN, INT64_MAX));
-      if (img == imageId.end() || cat == categoryName.end()) {
+      if (img == imageAt.end() || cat == categoryName.end()) {
         throw Error(where("annotations", i) + " (id " + jsonSnippet(a.value("id", nlohmann::ordered_json())) +
                     ") refers to a missing image or category");
       }
-      a["id"] = int(annotations.size()) + 1;
-      a["image_id"] = img->second;
-      a["category_id"] = categories.idOf(cat->second);
-      annotations.push_back(std::move(a));
+      merged[img->second].annotations.emplace_back(a, cat->second);
     }
   }
-  nlohmann::ordered_json merged;
-  merged["info"] = info;
-  merged["images"] = std::move(images);
-  merged["annotations"] = std::move(annotations);
-  merged["categories"] = categories.list();
-  return merged;
+  // In file_name order, as one run over the same inputs lists its images: the merge of N shards is
+  // then that run's file, and the order of the parts on the command line does not matter.
+  const auto fileName = [](const MergedImage& m) {
+    const auto it = m.image.find("file_name");
+    return it != m.image.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  std::stable_sort(merged.begin(), merged.end(),
+                   [&](const MergedImage& a, const MergedImage& b) { return fileName(a) < fileName(b); });
+  Categories categories;
+  auto images = nlohmann::ordered_json::array();
+  auto annotations = nlohmann::ordered_json::array();
+  for (auto& [image, imageAnnotations] : merged) {
+    image["id"] = int(images.size()) + 1;
+    for (auto& [a, category] : imageAnnotations) {
+      a["id"] = int(annotations.size()) + 1;
+      a["image_id"] = image["id"];
+      a["category_id"] = categories.idOf(category);
+      annotations.push_back(std::move(a));
+    }
+    images.push_back(std::move(image));
+  }
+  nlohmann::ordered_json result;
+  result["info"] = info;
+  result["images"] = std::move(images);
+  result["annotations"] = std::move(annotations);
+  result["categories"] = categories.list();
+  return result;
 }
 
 }  // namespace samcli

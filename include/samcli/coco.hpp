@@ -15,8 +15,11 @@ namespace samcli {
 // masks (class 0) are left out.
 nlohmann::ordered_json cocoFromResults(const std::vector<nlohmann::ordered_json>& imageDocs);
 
-// Concatenates COCO files: ids renumbered, categories unified by name, first file's info kept.
-// Throws Error naming the file when one is not a COCO object (images/annotations/categories).
+// Joins COCO files into the file one run over all their images would write: images in file_name
+// order (stable for equal names), each with its annotations, ids renumbered, categories unified by
+// name and numbered as first met, the first file's info kept. Throws Error naming the file when
+// one is not a COCO object (images/annotations/categories) or an annotation's image or category
+// is missing.
 nlohmann::ordered_json mergeCoco(const std::vector<std::pair<std::string, nlohmann::ordered_json>>& files);
 
 }  // namespace samcli
