@@ -381,6 +381,44 @@ class ShardTest(BatchTestCase):
                 ours, single = json.load(f), json.load(g)
             self.assertEqual([r["segmentation"] for r in ours["masks"]], [r["segmentation"] for r in single["masks"]])
 
+    def test_shard_auto_takes_the_place_slurm_or_kubernetes_gives_the_task(self):
+        """--shard auto / auto/N with the variables an array task gets (the real Slurm run: test_slurm.py)."""
+        slurm = {"SLURM_ARRAY_TASK_ID": "1", "SLURM_ARRAY_TASK_COUNT": "3", "SLURM_ARRAY_TASK_MIN": "0",
+                 "SLURM_ARRAY_TASK_MAX": "2", "SLURM_ARRAY_TASK_STEP": "1", "SLURM_CPUS_PER_TASK": "1"}
+        proc = run_tool("sam-point", self.data, "-r", "--shard", "auto", "--point", CLICK, "--model", SAM_FIXTURE,
+                        "-o", self.path("slurm"), env=slurm)
+        self.assertIn("sam-point: shard 1/3 (SLURM_ARRAY_TASK_ID=1, SLURM_ARRAY_TASK_COUNT=3, "
+                      "SLURM_ARRAY_TASK_MIN=0, _MAX=2): 4 of 12 image(s), 1 CPU thread(s)", proc.stderr)
+        self.assertEqual(self.results(self.path("slurm")), {NAMES[i] for i in (1, 4, 7, 10)})
+        run_tool("sam-point", self.data, "-r", "--shard", "auto/4", "--point", CLICK, "--model", SAM_FIXTURE,
+                 "-o", self.path("pod"), "-q", env={"JOB_COMPLETION_INDEX": "3"})
+        self.assertEqual(self.results(self.path("pod")), {NAMES[i] for i in (3, 7, 11)})
+
+        clean = dict({k: "" for k in slurm}, JOB_COMPLETION_INDEX="")
+        for shard, env, needle in (
+                ("auto", clean, "not a Slurm array task (SLURM_ARRAY_TASK_ID) nor a Kubernetes indexed Job"),
+                ("auto", dict(slurm, SLURM_ARRAY_TASK_COUNT="1", SLURM_ARRAY_TASK_MIN="1", SLURM_ARRAY_TASK_MAX="1"),
+                 "give it: --shard auto/N"),
+                ("auto", dict(clean, JOB_COMPLETION_INDEX="2"), "JOB_COMPLETION_INDEX=2"),
+                ("auto/2", dict(clean, JOB_COMPLETION_INDEX="2"), "not below the shard count 2"),
+                ("auto", dict(slurm, SLURM_ARRAY_TASK_ID="x"), "SLURM_ARRAY_TASK_ID='x' is not a task number")):
+            proc = run_tool("sam-point", self.data, "-r", "--shard", shard, "--point", CLICK, "--model", SAM_FIXTURE,
+                            "-o", self.path("refused"), check=False, env=env)
+            self.assertEqual(proc.returncode, 2, proc.stderr)
+            self.assert_one_line_error(proc, needle)
+            self.assertNotIn("----", proc.stderr)
+        self.assertFalse(os.path.exists(self.path("refused")))
+
+    def test_scaling_doc_shows_the_shipped_job_scripts_as_they_are(self):
+        """docs/scaling.md shows scripts/slurm/ (the scripts test_slurm.py submits) and the Kubernetes
+        manifest verbatim, so what users copy from the page is what was run."""
+        repo = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+        with open(os.path.join(repo, "docs", "scaling.md")) as f:
+            doc = f.read()
+        for script in ("slurm/samcli-array.sbatch", "slurm/samcli-merge.sbatch", "kubernetes/samcli-indexed-job.yaml"):
+            with open(os.path.join(repo, "scripts", script)) as f:
+                self.assertIn("\n" + f.read() + "```", doc, script)
+
     def test_merge_to_stdout_and_errors_naming_the_file(self):
         self.run_point(self.data, "-r", "-o", self.path("out"), "--shard", "0/2", "--coco", self.path("p0.json"), "-q")
         proc = run_tool("sam-coco-merge", self.path("p0.json"), "-o", "-")
