@@ -14,8 +14,7 @@ int main(int argc, char** argv) {
       "results as segment_anything's SamAutomaticMaskGenerator). Writes, per image, <out>/<stem>/ in the\n"
       "layout of the official scripts/amg.py (0.png..N-1.png and metadata.csv) plus masks.json (COCO RLE\n"
       "records), overlay.png (masks in random colours, largest first) and labels.png (1 + mask index per\n"
-      "pixel, 0 = none; 16-bit beyond 255 masks).\n\n" +
-      amgPresetHelp() +
+      "pixel, 0 = none; 16-bit beyond 255 masks).\n"
       "\nExamples:\n"
       "  sam-amg photo.jpg -o masks/\n"
       "  sam-amg photos/*.jpg --preset sam-py --skip-existing\n"

@@ -43,13 +43,14 @@ const char* kHelp =
     "  detections.png   the boxes tagged \"<label> <score>\" (colours as in overlay.png)\n"
     "  overlay.png      all masks over the image\n"
     "  overlay_<i>.png  mask i alone, tagged like its box (--mask-mode single)\n"
-    "and <out>/<stem>/masks.json: one record per detection (SAM's fields, box = the detector box\n"
-    "X0,Y0,X1,Y1 in pixels, label = the query, label_id, detector_score; query_set with\n"
-    "--queries-from) and the queries. Nothing found: an empty list, a warning, exit code 0.\n"
+    "and <out>/<stem>/masks.json: one record per detection (SAM's fields; box = the detector's box\n"
+    "clipped to the image, X0,Y0,X1,Y1 in pixels, SAM's prompt; detector_box = the box as the detector\n"
+    "predicted it, possibly reaching past the image; label = the query, label_id, detector_score;\n"
+    "query_set with --queries-from) and the queries. Nothing found: an empty list, a warning, exit 0.\n"
     "Exit codes: 0 success; 1 an image, model or output failed; 2 usage error.\n"
     "\n"
     "Models: --detector-model, a directory made by weights/export_owlvit.py or a name looked up as\n"
-    "owlvit-<name> and <name> under $SAMCLI_WEIGHTS and ./weights (default $SAMCLI_DETECTOR); and the\n"
+    "owlvit-<name> and <name> in the folders --model names (default $SAMCLI_DETECTOR); and the\n"
     "SAM model, --model or its alias --sam-model (default $SAMCLI_MODEL).\n"
     "\n"
     "Examples:\n"
@@ -266,7 +267,8 @@ int main(int argc, char** argv) {
       ->group("Detection");
   app.add_option("--detector-model", o.detectorModel,
                  "OWL-ViT detector: a directory made by weights/export_owlvit.py, or a name (base-patch32, ...) "
-                 "looked up under $SAMCLI_WEIGHTS and ./weights. Default: $SAMCLI_DETECTOR")
+                 "looked up under $SAMCLI_WEIGHTS, ./weights and <prefix>/share/samcli/weights (installed tools) or the "
+                 "source tree's weights/ (tools in a build tree). Default: $SAMCLI_DETECTOR")
       ->type_name("DIR|NAME")
       ->group("Model");
   app.add_option("--sam-model", common.model, "Same as --model")

@@ -83,7 +83,8 @@ void addCommonOptions(CLI::App& app, CommonOptions& o) {
       ->group("Input");
   app.add_option("-m,--model", o.model,
                  "SAM model: a directory made by weights/export_sam.py, or a name (vit_b, vit_l, vit_h, vit_t, b, l, h, t) "
-                 "looked up under $SAMCLI_WEIGHTS and ./weights. Default: $SAMCLI_MODEL")
+                 "looked up under $SAMCLI_WEIGHTS, ./weights and <prefix>/share/samcli/weights (installed tools) or the "
+                 "source tree's weights/ (tools in a build tree). Default: $SAMCLI_MODEL")
       ->type_name("DIR|NAME")
       ->group("Model");
   app.add_option("--device", o.runtime.device, "cpu, cuda, cuda:N, or auto (CUDA when available)")
@@ -302,9 +303,11 @@ void addAmgOptions(CLI::App& app, AmgCli& cli, const std::string& defaultPreset)
   cli.preset = defaultPreset;
   std::string presetList;
   for (const std::string& name : amgPresetNames()) presetList += (presetList.empty() ? "" : ", ") + name;
-  app.add_option("--preset", cli.preset, "Starting settings: " + presetList + " (see above)")
+  app.add_option("--preset", cli.preset, "Starting settings: " + presetList + " (see Presets below)")
       ->capture_default_str()
       ->group("Generator");
+  // Below the options, so that every tool with the generator shows what the presets set.
+  app.footer("\n" + amgPresetHelp());
   // The default shown is the tool's default preset's value, and the official one where it differs.
   const AmgOptions shown = amgPreset(defaultPreset);
   const AmgOptions official;

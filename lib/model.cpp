@@ -35,10 +35,15 @@ std::vector<fs::path> weightRoots() {
   std::error_code ec;
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
   if (!ec) {
-    // Installed (<prefix>/bin/tool -> <prefix>/share/samcli/weights) and build-tree
-    // (<repo>/build/apps/tool -> <repo>/weights) layouts.
-    roots.push_back(exe.parent_path().parent_path() / "share" / "samcli" / "weights");
-    roots.push_back(exe.parent_path().parent_path().parent_path() / "weights");
+    const fs::path prefix = exe.parent_path().parent_path();
+    // A build tree (<build>/apps/tool, <build>/CMakeCache.txt) looks in the source tree's weights/
+    // beside it (<repo>/build -> <repo>/weights); an installed tool in <prefix>/share/samcli/weights
+    // only (for /usr/bin/tool the build-tree rule would mean /weights).
+    if (fs::exists(prefix / "CMakeCache.txt", ec)) {
+      roots.push_back(prefix.parent_path() / "weights");
+    } else {
+      roots.push_back(prefix / "share" / "samcli" / "weights");
+    }
   }
   return roots;
 }

@@ -35,11 +35,12 @@ if [ -z "$model" ]; then
   if official_vit_b; then
     model=weights/sam_vit_b
   else
-    "$PY" tests/fixtures/make_fixture_models.py weights/demo >/dev/null
-    model=weights/demo/sam_fixture
+    bash scripts/make-demo-model.sh
+    model=demo
     echo "quickstart: NOTE: no official SAM checkpoint could be downloaded and exported here (no network or" >&2
-    echo "quickstart: no segment_anything package), so this run uses samcli's small DEMO model: its masks are" >&2
-    echo "quickstart: colour regions around the click, not SAM's. See weights/README.md for real weights." >&2
+    echo "quickstart: no segment_anything package), so this run uses samcli's small DEMO model (weights/sam_demo," >&2
+    echo "quickstart: --model demo): its masks are colour regions around the click, not SAM's. See" >&2
+    echo "quickstart: weights/README.md for real weights." >&2
   fi
 fi
 

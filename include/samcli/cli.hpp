@@ -62,7 +62,8 @@ struct AmgCli {
   std::string overlapText;
   std::vector<std::pair<CLI::Option*, std::function<void(AmgOptions&)>>> overrides;
 };
-// Each option's help shows the value of `defaultPreset` (and the official default where it differs).
+// Each option's help shows the value of `defaultPreset` (and the official default where it differs);
+// the presets are described in the help's footer (amgPresetHelp).
 void addAmgOptions(CLI::App& app, AmgCli& cli, const std::string& defaultPreset);
 // The presets in --help order, and what one sets: "points-per-side 16" or "the official defaults".
 std::vector<std::string> amgPresetNames();

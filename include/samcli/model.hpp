@@ -27,8 +27,10 @@ struct SamManifest {
 
 // Resolves a --model argument: an existing directory is used as is; otherwise a name (vit_b, vit_l,
 // vit_h, vit_t (MobileSAM), or the short b, l, h, t; any other name is taken literally) is looked up
-// as "sam_<type>" and "<name>" under $SAMCLI_WEIGHTS, then ./weights, then the weights/ folder next
-// to the installation. An empty argument means $SAMCLI_MODEL. Throws Error listing the places searched.
+// as "sam_<type>" and "<name>" under $SAMCLI_WEIGHTS, then ./weights, then <prefix>/share/samcli/weights
+// for an installed tool (<prefix>/bin/tool) or the source tree's weights/ for one in a build tree
+// (<repo>/<build>/apps/tool). An empty argument means $SAMCLI_MODEL. Throws Error listing the places
+// searched.
 std::string resolveModelDir(const std::string& dirOrName, const std::string& defaultEnv = "SAMCLI_MODEL");
 
 // Reads and validates <dir>/manifest.json. Throws Error naming the file on any problem.
