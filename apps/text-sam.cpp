@@ -8,6 +8,7 @@
 #include <optional>
 #include <set>
 
+#include <samcli/batch_run.hpp>
 #include <samcli/cli.hpp>
 #include <samcli/error.hpp>
 #include <samcli/image_io.hpp>
