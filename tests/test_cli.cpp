@@ -2,15 +2,11 @@
 // presets, the output-option checks, and how runTool turns failures into one line and an exit code.
 #include <catch2/catch.hpp>
 
-#include <unistd.h>
-
-#include <cstdio>
-
 #include <algorithm>
+#include <filesystem>
 #include <functional>
 #include <iostream>
 #include <map>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -21,7 +17,7 @@
 #include "samcli/image_io.hpp"
 #include "samcli/error.hpp"
 #include "samcli/outputs.hpp"
-#include <filesystem>
+#include "support/capture.hpp"
 #include "support/temp_dir.hpp"
 #include "support/message_of.hpp"
 
@@ -32,52 +28,6 @@ using Catch::EndsWith;
 using Catch::StartsWith;
 
 namespace {
-
-
-// Redirects a stream into a string for the lifetime of the object.
-class Capture {
- public:
-  explicit Capture(std::ostream& stream) : stream_(stream), previous_(stream.rdbuf(text_.rdbuf())) {}
-  ~Capture() { stream_.rdbuf(previous_); }
-  std::string text() const { return text_.str(); }
-
- private:
-  std::ostream& stream_;
-  std::ostringstream text_;
-  std::streambuf* previous_;
-};
-
-// What is written to file descriptor 1 meanwhile: writeStdout writes there, not through std::cout.
-class StdoutCapture {
- public:
-  StdoutCapture() : file_(std::tmpfile()) {
-    std::cout.flush();
-    saved_ = ::dup(STDOUT_FILENO);
-    ::dup2(::fileno(file_), STDOUT_FILENO);
-  }
-  ~StdoutCapture() {
-    restore();
-    std::fclose(file_);
-  }
-  std::string text() {
-    restore();
-    std::string out;
-    std::rewind(file_);
-    for (int c; (c = std::fgetc(file_)) != EOF;) out.push_back(char(c));
-    return out;
-  }
-
- private:
-  void restore() {
-    if (saved_ < 0) return;
-    std::cout.flush();
-    ::dup2(saved_, STDOUT_FILENO);
-    ::close(saved_);
-    saved_ = -1;
-  }
-  std::FILE* file_;
-  int saved_ = -1;
-};
 
 // runTool on `args` (argv[0] is the tool's name), with what it printed.
 struct ToolRun {
@@ -93,8 +43,8 @@ ToolRun run(CLI::App& app, std::vector<std::string> args, const std::function<in
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   ToolRun r;
-  StdoutCapture out;
-  Capture err(std::cerr);
+  test::StdoutCapture out;
+  test::Capture err(std::cerr);
   r.code = runTool(app, int(args.size()), argv.data(), [&] {
     r.bodyRan = true;
     return body();
