@@ -1,5 +1,6 @@
 // sam-amg: automatic mask generation over whole images (SamAutomaticMaskGenerator semantics).
 #include <samcli/amg.hpp>
+#include <samcli/batch_run.hpp>
 #include <samcli/cli.hpp>
 #include <samcli/error.hpp>
 #include <samcli/image_io.hpp>

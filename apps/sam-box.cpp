@@ -1,4 +1,5 @@
 // sam-box: masks from one or many boxes (optionally with clicks), SamPredictor semantics.
+#include <samcli/batch_run.hpp>
 #include <samcli/cli.hpp>
 #include <samcli/error.hpp>
 #include <samcli/image_io.hpp>

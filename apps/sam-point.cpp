@@ -1,5 +1,6 @@
 // sam-point: masks from foreground/background clicks, SamPredictor semantics.
 #include <samcli/auto_click.hpp>
+#include <samcli/batch_run.hpp>
 #include <samcli/cli.hpp>
 #include <samcli/error.hpp>
 #include <samcli/image_io.hpp>

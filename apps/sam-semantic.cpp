@@ -1,6 +1,7 @@
 // sam-semantic: semantic classes from SAM alone (automatic masks + mean patch embedding per mask +
 // clustering), and one-shot "more like this" selection.
 #include <samcli/amg.hpp>
+#include <samcli/batch_run.hpp>
 #include <samcli/cli.hpp>
 #include <samcli/error.hpp>
 #include <samcli/image_io.hpp>

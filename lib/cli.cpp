@@ -1,25 +1,16 @@
 #include "samcli/cli.hpp"
 
 #include <signal.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
-#include <filesystem>
-#include <fstream>
-#include <future>
-#include <iostream>
 #include <optional>
 #include <sstream>
 #include <type_traits>
 #include <variant>
 
-#include "samcli/coco.hpp"
 #include "samcli/error.hpp"
 #include "samcli/image_io.hpp"
-#include "samcli/json_input.hpp"
-#include "samcli/records.hpp"
 #include "samcli/scheduler.hpp"
 
 namespace samcli {
@@ -416,49 +407,6 @@ int runTool(CLI::App& app, int argc, char** argv, const std::function<int()>& bo
   }
 }
 
-namespace {
-
-using Clock = std::chrono::steady_clock;
-
-// Progress on stderr: a redrawn bar with rate and ETA on a terminal, one line per image otherwise.
-class Progress {
- public:
-  explicit Progress(size_t total) : total_(total), start_(Clock::now()), bar_(::isatty(STDERR_FILENO) != 0) {}
-
-  void report(size_t done, const std::string& line) {
-    if (Log::quiet()) return;
-    if (!bar_) return Log::info(line);
-    const double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
-    const double rate = elapsed > 0 ? double(done) / elapsed : 0.0;
-    const int width = 30;
-    const int filled = int(double(width) * double(done) / double(std::max<size_t>(total_, 1)));
-    std::ostringstream bar;
-    bar.precision(2);
-    bar << std::fixed << "\r[" << std::string(size_t(filled), '=') << std::string(size_t(width - filled), ' ') << "] "
-        << done << "/" << total_ << "  " << rate << " img/s";
-    if (rate > 0 && done < total_) bar << "  ETA " << int(double(total_ - done) / rate) << " s";
-    bar << "   ";
-    std::cerr << bar.str() << (done == total_ ? "\n" : "") << std::flush;
-  }
-
- private:
-  size_t total_;
-  Clock::time_point start_;
-  bool bar_;
-};
-
-struct ImageRun {
-  const InputImage* input = nullptr;
-  std::string status;  // ok, skipped, error
-  std::string error;
-  double seconds = 0;
-  nlohmann::ordered_json doc;
-};
-
-double secondsSince(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
-
-}  // namespace
-
 std::vector<InputImage> resolveInputs(const CommonOptions& options, std::optional<std::vector<InputImage>> listed) {
   if (options.jsonl && options.jsonPath == "-") {
     throw UsageError("--json - and --jsonl would both write to stdout: give --json a file name, or drop one");
@@ -478,177 +426,6 @@ std::vector<InputImage> resolveInputs(const CommonOptions& options, std::optiona
   }
   if (inputs.empty()) Log::warning("no input image to process");
   return inputs;
-}
-
-int processImages(const CommonOptions& options, const std::vector<InputImage>& inputs, const ImageTask& perImage) {
-  namespace fs = std::filesystem;
-  {
-    std::vector<std::string> names;
-    for (const auto& in : inputs) names.push_back(in.outputName);
-    removeInterruptedOutputs(options.outDir, names);
-  }
-  // With --skip-existing: the masks.json of an image's finished result, "" when there is none.
-  const auto existingResult = [&](const InputImage& in) {
-    if (!options.skipExisting) return std::string();
-    try {
-      const std::string doc = (fs::path(outputPathUnder(options.outDir, in.outputName)) / "masks.json").string();
-      std::error_code ec;
-      return fs::exists(doc, ec) ? doc : std::string();
-    } catch (const Error&) {
-      return std::string();  // refused with its own error when the image is written
-    }
-  };
-
-  Progress progress(inputs.size());
-  std::vector<nlohmann::ordered_json> docs;
-  std::vector<std::string> cocoNames;  // COCO file_name: the image's path below its input root
-  size_t done = 0;
-  size_t failures = 0;
-  std::string firstError;
-  const auto finish = [&](ImageRun& run) {
-    ++done;
-    const size_t masks = run.doc.contains("masks") ? run.doc["masks"].size() : 0;
-    std::ostringstream line;
-    line.precision(2);
-    line << std::fixed << "[" << done << "/" << inputs.size() << "] " << run.input->path << ": ";
-    if (run.status == "error") {
-      ++failures;
-      if (firstError.empty()) firstError = run.error;
-      if (options.keepGoing) Log::error(run.error);
-      line << "failed";
-    } else if (run.status == "skipped") {
-      line << "skipped, output exists";
-    } else {
-      line << masks << " mask(s), " << run.seconds << " s";
-    }
-    if (options.jsonl) {
-      nlohmann::ordered_json j = {{"image", run.input->path},
-                                  {"output", (fs::path(options.outDir) / run.input->outputName).string()},
-                                  {"status", run.status},
-                                  {"masks", masks},
-                                  {"seconds", run.seconds}};
-      if (run.status == "error") j["error"] = run.error;
-      writeStdout(dumpJson(j, false));
-    }
-    if (run.status != "error" && (!options.jsonPath.empty() || !options.cocoPath.empty())) {
-      docs.push_back(run.doc);
-      cocoNames.push_back(run.input->outputName + fs::path(run.input->path).extension().string());
-    }
-    if (run.status != "error" || options.keepGoing) progress.report(done, line.str());
-  };
-  // A skipped image reports the finished result's document.
-  const auto takeExisting = [](ImageRun& run, const std::string& doc) {
-    try {
-      run.doc = readOrderedJsonFile(doc);
-      run.status = "skipped";
-    } catch (const Error& e) {
-      run.status = "error";
-      run.error = std::string(e.what()) + " (remove the folder to redo its image)";
-    }
-  };
-
-  // The pipeline: decode of image i+1 and the write of image i-1 overlap inference on image i.
-  // Whether an image is skipped is decided once, before it is read; the decoded pixels travel with
-  // their input's index, so they can only ever reach that input's task.
-  std::vector<std::string> skipDoc(inputs.size());  // decided skips: the existing masks.json
-  struct Decoding {
-    size_t index;
-    std::future<cv::Mat> rgb;
-  };
-  std::optional<Decoding> next;
-  const auto prefetch = [&](size_t from) {
-    for (size_t k = from; k < inputs.size(); ++k) {
-      skipDoc[k] = existingResult(inputs[k]);
-      if (skipDoc[k].empty()) {
-        next = Decoding{k, std::async(std::launch::async, readImageRgb, inputs[k].path)};
-        return;
-      }
-    }
-  };
-  std::future<bool> pendingWrite;  // true: committed; false: a finished result appeared meanwhile
-  ImageRun pendingRun;
-  const auto settleWrite = [&] {
-    if (!pendingWrite.valid()) return;
-    try {
-      if (pendingWrite.get()) {
-        pendingRun.status = "ok";
-      } else {
-        takeExisting(pendingRun, existingResult(*pendingRun.input));
-      }
-    } catch (const std::exception& e) {
-      pendingRun.status = "error";
-      pendingRun.error = e.what();
-    }
-    finish(pendingRun);
-  };
-  const auto stopOnFailure = [&] {
-    if (failures > 0 && !options.keepGoing) {
-      settleWrite();
-      throw Error(firstError);
-    }
-  };
-
-  prefetch(0);
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    ImageRun run;
-    run.input = &inputs[i];
-    if (!skipDoc[i].empty()) {
-      takeExisting(run, skipDoc[i]);
-      settleWrite();  // reports stay in input order
-      finish(run);
-      stopOnFailure();
-      continue;
-    }
-    if (!next || next->index != i) throw std::logic_error("image pipeline out of step");
-    std::future<cv::Mat> decoding = std::move(next->rgb);
-    next.reset();
-    const auto start = Clock::now();
-    ImageOutcome outcome;
-    try {
-      cv::Mat rgb;
-      try {
-        rgb = decoding.get();
-      } catch (const Error&) {
-        prefetch(i + 1);
-        throw;
-      }
-      prefetch(i + 1);
-      outcome = perImage(inputs[i], rgb);
-      run.doc = std::move(outcome.doc);
-      run.status = "ok";
-    } catch (const Error& e) {
-      run.status = "error";
-      run.error = e.what();
-    }
-    run.seconds = secondsSince(start);
-    settleWrite();
-    if (run.status == "error") {
-      finish(run);
-    } else {
-      pendingRun = std::move(run);
-      pendingWrite = std::async(std::launch::async, [&options, input = &inputs[i], write = std::move(outcome.write)] {
-        ImageOutputDir out(options.outDir, input->outputName);
-        write(out);
-        // With --skip-existing a result another process finished meanwhile wins over ours.
-        return out.commit(options.skipExisting ? ExistingResult::Keep : ExistingResult::Replace);
-      });
-    }
-    stopOnFailure();
-  }
-  settleWrite();
-  stopOnFailure();
-
-  if (!options.jsonPath.empty()) writeOutputFile(options.jsonPath, dumpJson(nlohmann::ordered_json(docs)));
-  if (!options.cocoPath.empty()) {
-    // Relative names, as the output tree: what CVAT and sam-eval match against an image or ground-truth folder.
-    for (size_t i = 0; i < docs.size(); ++i) docs[i]["image"] = cocoNames[i];
-    writeOutputFile(options.cocoPath, dumpJson(cocoFromResults(docs), false));
-  }
-  if (failures > 0) {
-    Log::error(std::to_string(failures) + " of " + std::to_string(inputs.size()) + " image(s) failed");
-    return 1;
-  }
-  return 0;
 }
 
 PointXY parsePoint(const std::string& text, const std::string& option) {

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
 
 #include <opencv2/imgproc.hpp>
 
@@ -22,7 +25,45 @@ std::string tagOf(const MaskRecord& record) {
   return record.extra.value("label", std::string()) + " " + formatScore(record.extra.value("detector_score", 0.0));
 }
 
+QuerySet querySetOf(const std::vector<std::string>& texts, const std::string& source) {
+  QuerySet set;
+  for (const auto& text : texts) {
+    for (auto& q : splitQueries(text, source)) set.queries.push_back(std::move(q));
+  }
+  return set;
+}
+
 }  // namespace
+
+TextSamQueries queriesFromOptions(const std::vector<std::string>& texts, const std::string& queriesFrom) {
+  TextSamQueries run;
+  if (queriesFrom.empty()) {
+    if (texts.empty()) throw UsageError("nothing to look for: give --text \"dog, person\", --queries-from FILE or --prompts FILE");
+    run.shared = {querySetOf(texts, "--text")};
+    return run;
+  }
+  std::vector<std::vector<std::string>> lines;
+  if (queriesFrom == "-") {
+    lines = readQuerySets(std::cin, "--queries-from '-'");
+  } else {
+    std::ifstream in(queriesFrom);
+    if (!in || std::filesystem::is_directory(queriesFrom)) {
+      throw Error("cannot read --queries-from '" + queriesFrom + "': no such file");
+    }
+    lines = readQuerySets(in, "--queries-from '" + queriesFrom + "'");
+  }
+  for (auto& queries : lines) run.shared.push_back({std::move(queries), "q" + std::to_string(run.shared.size() + 1)});
+  return run;
+}
+
+TextSamQueries queriesFromPromptFile(const PromptFile& file) {
+  TextSamQueries run;
+  for (const PromptEntry& entry : file.entries()) {
+    if (entry.texts.empty()) throwPromptError(entry, "no \"text\" for '" + entry.image + "' (text-sam needs queries)");
+    run.perImage[entry.image] = {querySetOf(entry.texts, entry.where + " \"text\"")};
+  }
+  return run;
+}
 
 MaskRecord recordFromDetection(const Detection& detection, MaskPrediction& prediction,
                                const std::vector<std::string>& queries, cv::Size imageSize) {

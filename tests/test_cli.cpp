@@ -2,15 +2,11 @@
 // presets, the output-option checks, and how runTool turns failures into one line and an exit code.
 #include <catch2/catch.hpp>
 
-#include <unistd.h>
-
-#include <cstdio>
-
 #include <algorithm>
+#include <filesystem>
 #include <functional>
 #include <iostream>
 #include <map>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -20,11 +16,8 @@
 #include "samcli/cli.hpp"
 #include "samcli/image_io.hpp"
 #include "samcli/error.hpp"
-#include <filesystem>
-#include <fstream>
-#include <set>
-#include <nlohmann/json.hpp>
-#include "samcli/log.hpp"
+#include "samcli/outputs.hpp"
+#include "support/capture.hpp"
 #include "support/temp_dir.hpp"
 #include "support/message_of.hpp"
 
@@ -35,52 +28,6 @@ using Catch::EndsWith;
 using Catch::StartsWith;
 
 namespace {
-
-
-// Redirects a stream into a string for the lifetime of the object.
-class Capture {
- public:
-  explicit Capture(std::ostream& stream) : stream_(stream), previous_(stream.rdbuf(text_.rdbuf())) {}
-  ~Capture() { stream_.rdbuf(previous_); }
-  std::string text() const { return text_.str(); }
-
- private:
-  std::ostream& stream_;
-  std::ostringstream text_;
-  std::streambuf* previous_;
-};
-
-// What is written to file descriptor 1 meanwhile: writeStdout writes there, not through std::cout.
-class StdoutCapture {
- public:
-  StdoutCapture() : file_(std::tmpfile()) {
-    std::cout.flush();
-    saved_ = ::dup(STDOUT_FILENO);
-    ::dup2(::fileno(file_), STDOUT_FILENO);
-  }
-  ~StdoutCapture() {
-    restore();
-    std::fclose(file_);
-  }
-  std::string text() {
-    restore();
-    std::string out;
-    std::rewind(file_);
-    for (int c; (c = std::fgetc(file_)) != EOF;) out.push_back(char(c));
-    return out;
-  }
-
- private:
-  void restore() {
-    if (saved_ < 0) return;
-    std::cout.flush();
-    ::dup2(saved_, STDOUT_FILENO);
-    ::close(saved_);
-    saved_ = -1;
-  }
-  std::FILE* file_;
-  int saved_ = -1;
-};
 
 // runTool on `args` (argv[0] is the tool's name), with what it printed.
 struct ToolRun {
@@ -96,8 +43,8 @@ ToolRun run(CLI::App& app, std::vector<std::string> args, const std::function<in
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   ToolRun r;
-  StdoutCapture out;
-  Capture err(std::cerr);
+  test::StdoutCapture out;
+  test::Capture err(std::cerr);
   r.code = runTool(app, int(args.size()), argv.data(), [&] {
     r.bodyRan = true;
     return body();
@@ -437,98 +384,6 @@ TEST_CASE("addPromptFileOption: IMAGE... or --prompts FILE, exactly one of the t
     CHECK_FALSE(r.bodyRan);
     app.clear();
   }
-}
-
-// ---- The batch runner (processImages): every image's pixels reach its own task and its own folder,
-// and a result another process finishes meanwhile is never overwritten under --skip-existing.
-
-
-namespace {
-
-// img0.png..img<n-1>.png, each one grey value (40 * index) that names it.
-std::vector<InputImage> greyImages(const test::TempDir& dir, int n) {
-  for (int i = 0; i < n; ++i) {
-    writePngAtomic(dir / ("in/img" + std::to_string(i) + ".png"), cv::Mat(4, 4, CV_8UC3, cv::Scalar::all(40 * i)));
-  }
-  return expandInputs({dir / "in"}, false);
-}
-
-int indexOf(const InputImage& input) { return std::stoi(input.outputName.substr(3)); }
-
-// What another process sharing the output folder leaves: a finished folder of its own.
-void finishElsewhere(const std::string& folder) {
-  fs::create_directories(folder);
-  std::ofstream(fs::path(folder) / "masks.json") << R"({"image": "other process", "masks": []})";
-}
-
-std::string imageOf(const std::string& folder) {
-  std::ifstream in(fs::path(folder) / "masks.json");
-  return nlohmann::json::parse(in).at("image").get<std::string>();
-}
-
-// Runs the images; the task checks the pixels it gets and calls `during(index)` as inference would
-// take its time.
-int run(const CommonOptions& options, const std::vector<InputImage>& inputs, std::set<int>& processed,
-        const std::function<void(int)>& during) {
-  return processImages(options, inputs, [&](const InputImage& input, const cv::Mat& rgb) {
-    const int index = indexOf(input);
-    CHECK(int(rgb.at<cv::Vec3b>(0, 0)[0]) == 40 * index);  // its own pixels, never a neighbour's
-    processed.insert(index);
-    during(index);
-    ImageOutcome outcome;
-    outcome.doc = {{"image", input.path}, {"masks", nlohmann::json::array()}};
-    outcome.write = [doc = outcome.doc.dump()](ImageOutputDir& out) { out.writeText("masks.json", doc); };
-    return outcome;
-  });
-}
-
-}  // namespace
-
-TEST_CASE("processImages: a folder finished by another process during the run is kept under --skip-existing",
-          "[cli]") {
-  Log::setQuiet(true);
-  test::TempDir dir;
-  const auto inputs = greyImages(dir, 6);
-  CommonOptions options;
-  options.outDir = dir / "out";
-  options.skipExisting = true;
-  std::set<int> processed;
-  const int code = run(options, inputs, processed, [&](int index) {
-    // While image 1 is inferred, image 2 (decided and being read already) is finished elsewhere;
-    // while image 4 is inferred, so is image 4 itself.
-    if (index == 1) finishElsewhere(dir / "out/img2");
-    if (index == 4) finishElsewhere(dir / "out/img4");
-  });
-  CHECK(code == 0);
-  CHECK(processed == std::set<int>{0, 1, 2, 3, 4, 5});
-  for (int i : {0, 1, 3, 5}) CHECK(imageOf(dir / ("out/img" + std::to_string(i))) == inputs[size_t(i)].path);
-  CHECK(imageOf(dir / "out/img2") == "other process");
-  CHECK(imageOf(dir / "out/img4") == "other process");
-  for (const auto& entry : fs::directory_iterator(dir / "out")) {
-    CHECK(entry.path().filename().string().find(".tmp-") == std::string::npos);
-  }
-}
-
-TEST_CASE("processImages: --skip-existing decides before reading, without it results are replaced", "[cli]") {
-  Log::setQuiet(true);
-  test::TempDir dir;
-  const auto inputs = greyImages(dir, 4);
-  finishElsewhere(dir / "out/img1");
-  CommonOptions options;
-  options.outDir = dir / "out";
-  options.skipExisting = true;
-  std::set<int> processed;
-  CHECK(run(options, inputs, processed, [](int) {}) == 0);
-  CHECK(processed == std::set<int>{0, 2, 3});
-  CHECK(imageOf(dir / "out/img1") == "other process");
-
-  options.skipExisting = false;
-  processed.clear();
-  CHECK(run(options, inputs, processed, [&](int index) {
-          if (index == 2) finishElsewhere(dir / "out/img3");
-        }) == 0);
-  CHECK(processed == std::set<int>{0, 1, 2, 3});
-  for (int i = 0; i < 4; ++i) CHECK(imageOf(dir / ("out/img" + std::to_string(i))) == inputs[size_t(i)].path);
 }
 
 TEST_CASE("outputPathUnder keeps every output name inside the output folder", "[cli]") {

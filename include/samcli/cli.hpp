@@ -16,7 +16,6 @@
 #include "samcli/inputs.hpp"
 #include "samcli/log.hpp"
 #include "samcli/model.hpp"
-#include "samcli/outputs.hpp"
 
 namespace samcli {
 
@@ -81,18 +80,10 @@ int runTool(CLI::App& app, int argc, char** argv, const std::function<int()>& bo
 // The run's images: IMAGE... expanded (or `listed`, e.g. a prompt file's images), sorted, checked
 // for output-folder collisions and sharded; the output options are checked against each other
 // (UsageError). Tools call it before loading a model, so that a bad pattern, list or option pair is
-// reported at once rather than after seconds of loading.
+// reported at once rather than after seconds of loading, then run them with processImages
+// (batch_run.hpp).
 std::vector<InputImage> resolveInputs(const CommonOptions& options,
                                       std::optional<std::vector<InputImage>> listed = std::nullopt);
-
-// Runs `perImage` on every input as a small pipeline: the next image is decoded and the previous
-// one's files are written while the current one is inferred. Images whose output folder is
-// complete are skipped with --skip-existing. Progress goes to stderr (a bar on a terminal, lines
-// otherwise); --jsonl streams one line per image to stdout; --json and --coco gather the
-// documents. A failing image stops the run with its one-line error, or with --keep-going is
-// reported and skipped. Returns the exit code (1 if any image failed).
-using ImageTask = std::function<ImageOutcome(const InputImage& input, const cv::Mat& rgb)>;
-int processImages(const CommonOptions& options, const std::vector<InputImage>& inputs, const ImageTask& perImage);
 
 // "X,Y" -> point; "X0,Y0,X1,Y1" -> box (corners in any order, normalised); "x,y,label;..." -> points
 // with labels. Throw Error naming the option and the value.

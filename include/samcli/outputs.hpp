@@ -19,7 +19,7 @@ class ImageOutputDir;
 
 // An image's result: its JSON document at once, its files later. The runner creates the image's
 // folder, has `write` fill it in the background while the next image is processed, and commits it
-// (see processImages in cli.hpp).
+// (see processImages in batch_run.hpp).
 struct ImageOutcome {
   nlohmann::ordered_json doc;
   std::function<void(ImageOutputDir&)> write;

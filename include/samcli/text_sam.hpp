@@ -1,15 +1,23 @@
 #pragma once
-// text-sam's results: a detection with its SAM mask becomes a record, and an image's records its
-// output folder (mask PNGs, detections figure, overlays, masks.json).
+// text-sam (textSam.py's pipeline): a run's queries, the pipeline that finds them in an image
+// (OWL-ViT boxes, then SAM masks) and its results: a detection with its SAM mask becomes a record,
+// and an image's records its output folder (mask PNGs, detections figure, overlays, masks.json).
+// The pipeline runs the models (lib/text_sam_pipeline.cpp, LibTorch behind the detector's and the
+// predictor's pimpls); queries and results are torch-free (lib/text_sam.cpp).
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 
+#include "samcli/inputs.hpp"
+#include "samcli/model.hpp"
 #include "samcli/outputs.hpp"
 #include "samcli/owlvit.hpp"
 #include "samcli/predictor.hpp"
+#include "samcli/prompt_file.hpp"
 #include "samcli/records.hpp"
 
 namespace samcli {
@@ -18,6 +26,49 @@ namespace samcli {
 struct QuerySet {
   std::vector<std::string> queries;
   std::string folder;  // inside the image folder: "" (the folder itself), or "q1", "q2", ...
+};
+
+// The query sets a run looks for in each image.
+struct TextSamQueries {
+  std::vector<QuerySet> shared;                           // every image's
+  std::map<std::string, std::vector<QuerySet>> perImage;  // by image path; when not empty, instead of shared
+};
+
+// The same query sets for every image: the --text values as one set (each split on commas), or with
+// `queriesFrom` (a file, "-" = standard input) one set per non-blank line, set N in the folder "qN".
+// Throws UsageError when there is no query or one that splitQueries refuses, Error when the file
+// cannot be read.
+TextSamQueries queriesFromOptions(const std::vector<std::string>& texts, const std::string& queriesFrom);
+
+// Every prompt-file entry's queries as one query set for its image. Throws UsageError naming an
+// entry without text or with a query that splitQueries refuses.
+TextSamQueries queriesFromPromptFile(const PromptFile& file);
+
+// What the pipeline keeps of the detections, and what it writes besides the usual figures.
+struct TextSamOptions {
+  DetectionOptions detection;
+  bool overlayPerDetection = false;  // also overlay_<i>.png, one mask each
+};
+
+class TextSamPipeline {
+ public:
+  // The models are directories or names: detectorModel as resolveDetectorDir, samModel as
+  // resolveModelDir takes them. Reads the detector's manifest and tokenizer, tokenizes the queries
+  // (a warning, once per query, for one cut to the detector's length) and checks the SAM model
+  // directory before loading both models, so that anything wrong with them is reported before the
+  // slow loading.
+  TextSamPipeline(TextSamQueries queries, const std::string& detectorModel, const std::string& samModel,
+                  const RuntimeOptions& runtime, const TextSamOptions& options);
+  ~TextSamPipeline();
+
+  // One image: one detector pass for all its query sets, then SAM on every box of every set in one
+  // decoder batch after a single image encoding; its result as textSamResult makes it. Warns about
+  // a set with nothing found and logs the stages' times.
+  ImageOutcome segment(const InputImage& input, const cv::Mat& rgb);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 // The record of one detection and its single-mask SAM prediction: mask and SAM scores, the detector
