@@ -35,6 +35,7 @@ struct ImageRun {
   double seconds = 0;
   nlohmann::ordered_json doc;
   std::function<void(ImageOutputDir&)> write;  // its files, until the commit stage takes them
+  std::vector<std::string> warnings;           // the task's, printed with its report
 };
 
 // ---- skip
@@ -125,10 +126,14 @@ ImageRun runTask(const ImageTask& task, const InputImage& input, size_t index, P
   run.input = &input;
   const auto start = Clock::now();
   try {
-    const cv::Mat rgb = prefetcher.take(index);
-    ImageOutcome outcome = task(input, rgb);
-    run.doc = std::move(outcome.doc);
-    run.write = std::move(outcome.write);
+    // Held: the task runs while the image before it is still being written, and its warnings
+    // belong after that image's line.
+    Log::holdWarnings(run.warnings, [&] {
+      const cv::Mat rgb = prefetcher.take(index);
+      ImageOutcome outcome = task(input, rgb);
+      run.doc = std::move(outcome.doc);
+      run.write = std::move(outcome.write);
+    });
     run.status = "ok";
   } catch (const Error& e) {
     run.status = "error";
@@ -212,6 +217,7 @@ class BatchReport {
   BatchReport(const CommonOptions& options, size_t total) : options_(options), total_(total), progress_(total) {}
 
   void add(const ImageRun& run) {
+    for (const std::string& warning : run.warnings) Log::warning(warning);
     ++done_;
     const size_t masks = run.doc.contains("masks") ? run.doc.at("masks").size() : 0;
     std::ostringstream line;

@@ -429,6 +429,10 @@ class ShardTest(BatchTestCase):
             f.write('{"images": [')
         with open(self.path("results.json"), "w") as f:
             json.dump([{"image_id": 1, "score": 1.0}], f)
+        binary = save_png(np.zeros((4, 4, 3), np.uint8), self.path("binary.png"))  # a PNG given as COCO
+        proc = run_tool("sam-coco-merge", self.path("p0.json"), binary, "-o", self.path("all.json"), check=False)
+        self.assert_one_line_error(proc, "'%s': malformed JSON at line 1, column 1" % binary, "\\x89")
+        self.assertTrue(all(32 <= ord(c) < 127 or c == "\n" for c in proc.stderr), repr(proc.stderr))  # escaped
         for bad, needle in ((self.path("missing.json"), "no such file"), (self.path("broken.json"), "malformed JSON at line 1, column 13"),
                             (self.path("results.json"), "not a COCO file")):
             proc = run_tool("sam-coco-merge", self.path("p0.json"), bad, "-o", self.path("all.json"), check=False)

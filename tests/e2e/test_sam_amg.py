@@ -99,6 +99,21 @@ class SamAmgTest(ToolTestCase):
         with open(self.path("out", "scene", "metadata.csv")) as f:
             self.assertEqual(f.read(), CSV_HEADER)
 
+    def test_an_images_warning_comes_between_the_line_before_it_and_its_own(self):
+        """The next image runs while the previous one is written; its warnings wait for their turn."""
+        images = [save_png(self.scene, self.path("img%d.png" % i)) for i in range(4)]
+        proc = run_tool("sam-amg", *images, "--model", SAM_FIXTURE, "--preset", "fast", "--pred-iou-thresh", "0.995",
+                        "-o", self.path("many"))
+        lines = proc.stderr.splitlines()
+        order = []
+        for line in lines:
+            for i, image in enumerate(images):
+                if "no mask passed the filters in '%s'" % image in line:
+                    order.append(("warning", i))
+                elif line.startswith("sam-amg: [%d/4] %s:" % (i + 1, image)):
+                    order.append(("line", i))
+        self.assertEqual(order, [(kind, i) for i in range(4) for kind in ("warning", "line")], proc.stderr)
+
     def test_explicit_options_override_the_preset(self):
         self.run_amg("--preset", "sam-py", "--pred-iou-thresh", "0.9", "--crop-overlap-ratio", "512/1500")
         records, decoded = self.masks()
