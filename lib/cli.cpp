@@ -175,8 +175,9 @@ CLI::Option* addSessionOption(CLI::App& app, CommonOptions& o) {
                   "SAM.py does for further clicks) and save (write the result's folder under --out: true = the\n"
                   "image's stem, or a name). \"image\" may be left out to stay on the current image, which is\n"
                   "encoded once. Each line is answered on stdout with {\"line\", \"image\", \"width\", \"height\",\n"
-                  "\"prompt\", \"masks\": [records], \"best\", \"seconds\"} or {\"line\", \"error\"}; a bad line does\n"
-                  "not end the session, the end of stdin does (exit 0).");
+                  "\"prompt\", \"masks\": [records], \"best\", \"seconds\"} or {\"line\", \"error\"}, \"line\" being its\n"
+                  "number in the input; a blank line is skipped without an answer (it is counted). A bad line does\n"
+                  "not end the session (one longer than 16 MiB does, exit 1); the end of stdin does (exit 0).");
   app.parse_complete_callback([images, prompts, session] {
     if (images->count() == 0 && prompts->count() == 0 && session->count() == 0) {
       throw CLI::RequiredError("IMAGE..., --prompts FILE or --session");

@@ -1,5 +1,8 @@
 #include "samcli/session_line.hpp"
 
+#include <algorithm>
+#include <vector>
+
 #include "samcli/error.hpp"
 #include "samcli/json_input.hpp"
 #include "samcli/prompt_file.hpp"
@@ -39,6 +42,16 @@ void takeControls(ojson& object, SessionRequest& request) {
   }
 }
 
+// A field a session line may hold: a prompt-file entry's and the session's own ("text" is
+// refused later, with a message saying where it belongs). Throws Error listing them otherwise.
+void checkField(const std::string& key) {
+  static const std::vector<std::string> fields = {"image", "points", "labels", "boxes", "multimask", "refine", "save"};
+  if (key == "text" || std::find(fields.begin(), fields.end(), key) != fields.end()) return;
+  std::string list;
+  for (const auto& field : fields) list += (list.empty() ? "" : ", ") + field;
+  throw Error("unknown field \"" + key + "\" (fields: " + list + ")");
+}
+
 }  // namespace
 
 SessionRequest parseSessionLine(const std::string& line, std::size_t number, const std::string& currentImage) {
@@ -46,6 +59,7 @@ SessionRequest parseSessionLine(const std::string& line, std::size_t number, con
   ojson object = parseOrderedJson(line, "standard input", number);
   if (!object.is_object()) throw Error("expected an object {\"image\": ..., \"points\": ...}, got " + jsonSnippet(object));
   request.prompt = object;
+  for (const auto& item : object.items()) checkField(item.key());
   takeControls(object, request);
   if (!object.contains("image")) {
     if (currentImage.empty()) throw Error("no \"image\" given yet");

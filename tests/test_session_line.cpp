@@ -49,6 +49,8 @@ TEST_CASE("parseSessionLine refuses what the session cannot serve", "[session_li
         "\"save\" must be a folder name without '/', got \"../x\"");
   CHECK(errorOf(R"({"points": [[1, 1]], "labels": [1, 0]})", "a.png") ==
         "line 3: 2 label(s) for 1 point(s): give one label per point, or none (all foreground)");
+  CHECK(errorOf(R"({"points": [[1, 1]], "multi_mask": true})", "a.png") ==
+        "unknown field \"multi_mask\" (fields: image, points, labels, boxes, multimask, refine, save)");
   CHECK(errorOf("[1, 2]") == "expected an object {\"image\": ..., \"points\": ...}, got [1,2]");
   CHECK(errorOf("not json") == "standard input: malformed JSON at line 3, column 2: invalid literal; last read: 'no'");
 }

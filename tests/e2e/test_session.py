@@ -79,6 +79,13 @@ class SessionTest(ToolTestCase):
         self.assertTrue(os.path.exists(self.path("out", "other", "overlay.png")))
         self.assertEqual(sorted(os.listdir(self.path("out"))), ["other"])  # nothing else written
 
+    def test_unknown_fields_are_named_with_the_session_fields_and_blank_lines_are_counted(self):
+        proc, answers = self.session(["", "   ", {"image": self.scene, "points": [DISK], "multi_mask": False}])
+        self.assertEqual(answers, [{"line": 3, "error": 'unknown field "multi_mask" (fields: image, points, labels, '
+                                                        'boxes, multimask, refine, save)'}])
+        help_text = " ".join(run_tool("sam-point", "--help").stdout.split())
+        self.assertIn("a blank line is skipped without an answer (it is counted)", help_text)
+
     def test_answers_equal_the_one_shot_tools(self):
         _, answers = self.session([{"image": self.scene, "points": [DISK]},
                                    {"points": [DISK, [250, 240]], "labels": [1, 0]}])
