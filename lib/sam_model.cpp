@@ -32,6 +32,22 @@ std::string encoderIdentity(const SamManifest& manifest) {
   return sha256Hex(manifestBytes + "|" + std::to_string(size) + "|" + std::to_string(mtime));
 }
 
+// A prompt decoder file of another kind (an encoder, another model) would fail at the first prompt
+// with TorchScript's "Method 'prepare' is not defined": name the file and what it lacks at load.
+void checkPromptDecoder(const torch::jit::Module& decoder, const SamManifest& manifest) {
+  const std::vector<std::string> methods =
+      manifest.formatVersion >= 2 ? std::vector<std::string>{"prepare", "decode", "upscale"} : std::vector<std::string>{"forward"};
+  std::string list;
+  for (const auto& method : methods) list += (list.empty() ? "" : ", ") + method;
+  for (const auto& method : methods) {
+    if (!decoder.find_method(method)) {
+      throw Error("'" + (fs::path(manifest.directory) / manifest.promptDecoderFile).string() +
+                  "' is not a SAM prompt decoder of format " + std::to_string(manifest.formatVersion) +
+                  ": it has no method '" + method + "' (needs " + list + "; docs/model-format.md)");
+    }
+  }
+}
+
 }  // namespace
 
 SamModel::SamModel(SamManifest manifest, const RuntimeOptions& runtime)
@@ -40,6 +56,7 @@ SamModel::SamModel(SamManifest manifest, const RuntimeOptions& runtime)
   encoder_ = loadModule(manifest_, manifest_.imageEncoderFile, device_);
   if (!runtime.embeddingCache.empty()) cache_ = std::make_unique<EmbeddingCache>(runtime.embeddingCache, encoderIdentity(manifest_));
   decoder_ = loadModule(manifest_, manifest_.promptDecoderFile, device_);
+  checkPromptDecoder(decoder_, manifest_);
   const auto opts = torch::TensorOptions().dtype(torch::kFloat32);
   pixelMean_ = torch::tensor(std::vector<float>(manifest_.pixelMean.begin(), manifest_.pixelMean.end()), opts)
                    .view({1, 3, 1, 1}).to(device_);

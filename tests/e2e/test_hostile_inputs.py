@@ -108,6 +108,30 @@ class HostileInputTest(ToolTestCase):
             self.assert_only_error_line(proc, 1, "model manifest '%s/manifest.json': field \"%s\" must be" %
                                         (model, field))
 
+    def test_model_files_may_be_symlinks_and_a_wrong_file_is_named(self):
+        """docs/model-format.md's rule: a model file may link to a shared store and is opened where it
+        points; what is not the TorchScript it should be fails with the file's name, not an internal error."""
+        store, model = self.path("store"), self.path("linked")
+        os.makedirs(store)
+        os.makedirs(model)
+        for name in os.listdir(SAM_FIXTURE):
+            target = os.path.join(store, name) if name.endswith(".pt") else os.path.join(model, name)
+            with open(os.path.join(SAM_FIXTURE, name), "rb") as f, open(target, "wb") as g:
+                g.write(f.read())
+            if name.endswith(".pt"):
+                os.symlink(target, os.path.join(model, name))
+        point = ("sam-point", self.image, "--point", "200,240", "--model", model, "-o", self.path("out"))
+        self.assertEqual(run_tool(*point, "-q", check=False).returncode, 0)
+
+        decoder = os.path.join(model, "prompt_decoder.pt")
+        for target, needle in ((os.path.join(model, "manifest.json"), "cannot load TorchScript '%s'" % decoder),
+                               (os.path.join(store, "image_encoder.pt"),
+                                "'%s' is not a SAM prompt decoder of format 2: it has no method 'prepare' (needs "
+                                "prepare, decode, upscale" % decoder)):
+            os.remove(decoder)
+            os.symlink(target, decoder)
+            self.assert_only_error_line(run_tool(*point, check=False), 1, needle)
+
     # ---- sizes ------------------------------------------------------------------------------------
 
     def test_decompression_bomb_is_refused_from_its_header(self):
