@@ -64,6 +64,7 @@ std::string at(const std::string& text, std::size_t offset, std::size_t firstLin
 std::string parseErrorDetail(const std::string& what) {
   std::string detail = what;
   if (const auto colon = detail.find(": "); colon != std::string::npos) detail = detail.substr(colon + 2);
+  if (detail.rfind("[json.exception.", 0) == 0) detail = detail.substr(detail.find("] ") + 2);
   if (const auto dash = detail.find(" - "); detail.rfind("syntax error", 0) == 0 && dash != std::string::npos) {
     detail = detail.substr(dash + 3);
   }
@@ -74,6 +75,10 @@ std::string parseErrorDetail(const std::string& what) {
 template <class Json>
 Json parseBounded(const std::string& text, const std::string& where, std::size_t firstLine) {
   if (text.size() > kMaxTextFileBytes) throw Error(where + " is larger than " + formatBytes(kMaxTextFileBytes) + ": not read");
+  // nlohmann's reader takes a NUL byte for the end of the input, so text after one went unread.
+  if (const auto nul = text.find('\0'); nul != std::string::npos) {
+    throw Error(where + ": malformed JSON at " + at(text, nul, firstLine) + ": a NUL byte (not text)");
+  }
   const typename Json::parser_callback_t limitDepth = [](int depth, nlohmann::json::parse_event_t event, Json&) {
     const bool opens = event == nlohmann::json::parse_event_t::object_start ||
                        event == nlohmann::json::parse_event_t::array_start;
@@ -88,6 +93,16 @@ Json parseBounded(const std::string& text, const std::string& where, std::size_t
   } catch (const nlohmann::json::parse_error& e) {
     const std::size_t offset = e.byte > 0 ? e.byte - 1 : 0;
     throw Error(where + ": malformed JSON at " + at(text, offset, firstLine) + ": " + parseErrorDetail(e.what()));
+  } catch (const nlohmann::json::out_of_range& e) {
+    // "number overflow parsing '1e309'" (406) carries no position: the number's first spelling gives it.
+    const std::string what = e.what();
+    const auto open = what.find("parsing '");
+    const auto close = what.rfind('\'');
+    if (e.id != 406 || open == std::string::npos || close <= open + 9) throw Error(where + ": malformed JSON: " + parseErrorDetail(what));
+    const std::string number = what.substr(open + 9, close - open - 9);
+    const std::string shown = number.size() > 40 ? number.substr(0, 37) + "..." : number;
+    throw Error(where + ": malformed JSON at " + at(text, text.find(number), firstLine) + ": the number " + shown +
+                " is out of range (beyond a double's 1.8e308)");
   } catch (const nlohmann::json::exception& e) {
     throw Error(where + ": malformed JSON: " + parseErrorDetail(e.what()));
   }

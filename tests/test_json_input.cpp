@@ -46,6 +46,20 @@ TEST_CASE("parseJson reports syntax errors by line and column, never nlohmann's 
   CHECK_THAT(test::messageOf<Error>([] { (void)parseJson("[1] 2", "'a.json'"); }), !Catch::Contains("json.exception"));
 }
 
+TEST_CASE("parseJson places numbers out of range, NaN and a NUL byte", "[json_input]") {
+  CHECK(test::messageOf<Error>([] { (void)parseJson("{\"points\": [[1,\n 1e309]]}", "'a.json'"); }) ==
+        "'a.json': malformed JSON at line 2, column 2: the number 1e309 is out of range (beyond a double's 1.8e308)");
+  const std::string huge = "[" + std::string(1000, '9') + "]";
+  CHECK(test::messageOf<Error>([&] { (void)parseOrderedJson(huge, "standard input", 4); }) ==
+        "standard input: malformed JSON at line 4, column 2: the number " + std::string(37, '9') +
+            "... is out of range (beyond a double's 1.8e308)");
+  CHECK_THAT(test::messageOf<Error>([] { (void)parseJson("[NaN]", "'a.json'"); }),
+             Catch::StartsWith("'a.json': malformed JSON at line 1, column 2: invalid literal"));
+  // nlohmann's reader stops at a NUL: what follows it must not pass unread.
+  CHECK(test::messageOf<Error>([] { (void)parseJson(std::string("{}\0{\"x\"", 7), "'a.json'"); }) ==
+        "'a.json': malformed JSON at line 1, column 3: a NUL byte (not text)");
+}
+
 TEST_CASE("readJsonFile refuses what it cannot read to the end", "[json_input]") {
   TempDir dir;
   CHECK(readJsonFile(dir.write("ok.json", R"({"a": [1, 2]})"))["a"][1] == 2);
