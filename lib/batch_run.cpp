@@ -156,7 +156,7 @@ class AsyncCommit {
     committed_ = std::async(std::launch::async, [&options = options_, input = pending_.input,
                                                  write = std::move(pending_.write)] {
       ImageOutputDir out(options.outDir, input->outputName);
-      write(out);
+      out.fill(write);
       // With --skip-existing a result another process finished meanwhile wins over ours.
       return out.commit(options.skipExisting ? ExistingResult::Keep : ExistingResult::Replace);
     });

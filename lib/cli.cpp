@@ -111,6 +111,10 @@ void addCommonOptions(CLI::App& app, CommonOptions& o) {
       ->group("Output");
   app.add_flag("-q,--quiet", o.quiet, "No progress on stderr (errors are still printed)")->group("Output");
   addMaxPixelsOption(app)->group("Input");
+  // An empty name (--json "" from an unset shell variable) would silently write nothing.
+  const CLI::Validator named([](std::string& value) { return value.empty() ? std::string("an empty name") : std::string(); },
+                             "", "NAME");
+  for (const char* name : {"--out", "--json", "--coco", "--embedding-cache"}) app.get_option(name)->check(named);
   // A repeated single-value option takes its last value, so wrappers can append overrides.
   for (const char* name : {"--model", "--device", "--threads", "--out", "--json", "--coco", "--shard",
                            "--embedding-cache"}) {
@@ -173,11 +177,12 @@ CLI::Option* addSessionOption(CLI::App& app, CommonOptions& o) {
                   "  {\"image\": \"b.jpg\", \"boxes\": [[10, 20, 200, 180]], \"multimask\": false}\n"
                   "the prompt-file fields plus multimask, refine (feed back the previous best mask's logits, as\n"
                   "SAM.py does for further clicks) and save (write the result's folder under --out: true = the\n"
-                  "image's stem, or a name). \"image\" may be left out to stay on the current image, which is\n"
-                  "encoded once. Each line is answered on stdout with {\"line\", \"image\", \"width\", \"height\",\n"
-                  "\"prompt\", \"masks\": [records], \"best\", \"seconds\"} or {\"line\", \"error\"}, \"line\" being its\n"
-                  "number in the input; a blank line is skipped without an answer (it is counted). A bad line does\n"
-                  "not end the session (one longer than 16 MiB does, exit 1); the end of stdin does (exit 0).");
+                  "image's stem, or a name; a result there is replaced, a file is not). \"image\" may be left out\n"
+                  "to stay on the current image, which is encoded once. Each line is answered on stdout with\n"
+                  "{\"line\", \"image\", \"width\", \"height\", \"prompt\", \"masks\": [records], \"best\", \"seconds\"} or\n"
+                  "{\"line\", \"error\"}, \"line\" being its number in the input; a blank line is skipped without an\n"
+                  "answer (it is counted). A bad line does not end the session (one longer than 16 MiB does,\n"
+                  "exit 1); the end of stdin does (exit 0).");
   app.parse_complete_callback([images, prompts, session] {
     if (images->count() == 0 && prompts->count() == 0 && session->count() == 0) {
       throw CLI::RequiredError("IMAGE..., --prompts FILE or --session");

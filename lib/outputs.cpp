@@ -60,7 +60,19 @@ ImageOutputDir::ImageOutputDir(const std::string& outDir, const std::string& nam
   std::error_code ec;
   fs::remove_all(temp_, ec);
   fs::create_directories(temp_, ec);
-  if (ec) throw Error("cannot create output folder '" + temp_ + "': " + ec.message());
+  if (ec) throw Error("cannot create output folder '" + final_ + "': " + ec.message());
+}
+
+void ImageOutputDir::fill(const std::function<void(ImageOutputDir&)>& write) {
+  try {
+    write(*this);
+  } catch (const Error& e) {
+    std::string message = e.what();
+    for (size_t at = message.find(temp_); at != std::string::npos; at = message.find(temp_, at + final_.size())) {
+      message.replace(at, temp_.size(), final_);
+    }
+    throw Error(message);
+  }
 }
 
 ImageOutputDir::~ImageOutputDir() {
@@ -84,6 +96,11 @@ void ImageOutputDir::writeText(const std::string& file, const std::string& text)
 
 bool ImageOutputDir::commit(ExistingResult existing) {
   std::error_code ec;
+  // A file of the user's where the folder goes (a session's "save": "notes.txt") is not a result
+  // to replace; a planted symlink is (it is never followed).
+  if (fs::is_regular_file(fs::symlink_status(final_, ec))) {
+    throw Error("cannot write output folder '" + final_ + "': a file is in its place (not replaced)");
+  }
   const auto finished = [&] { return fs::exists(fs::path(final_) / "masks.json", ec); };
   // renameat2 never removes a folder another process may have just finished: NOREPLACE fails
   // when the name is taken, EXCHANGE swaps both folders in one step.

@@ -58,8 +58,8 @@ std::string PromptSession::saveLast(const std::string& outDir, const std::string
   const Result* result = last();
   if (!result) throw Error("nothing to save yet");
   ImageOutputDir out(outDir, name);
-  promptedResult(path_, rgb_, result->records, result->multimask, {{"best_logits.npy", result->bestLowResLogits}})
-      .write(out);
+  out.fill(promptedResult(path_, rgb_, result->records, result->multimask,
+                          {{"best_logits.npy", result->bestLowResLogits}}).write);
   out.commit();
   return out.finalPath();
 }

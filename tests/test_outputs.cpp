@@ -99,6 +99,19 @@ TEST_CASE("nameMaskFiles: 0.png..N-1.png, after an optional prefix", "[outputs]"
   CHECK(none.empty());
 }
 
+TEST_CASE("ImageOutputDir: a failed write names the folder the user asked for, not its temporary name", "[outputs]") {
+  const test::TempDir out;
+  ImageOutputDir dir(out.path.string(), "img_001");
+  const std::string message = test::messageOf<Error>([&] {
+    dir.fill([](ImageOutputDir& d) {
+      d.writeText("sub", "a file where a folder is wanted\n");
+      d.writeText("sub/masks.json", "{}\n");
+    });
+  });
+  CHECK_THAT(message, Catch::StartsWith("cannot write '" + (out / "img_001/sub/masks.json") + "': "));
+  CHECK_THAT(message, !Catch::Contains(".tmp-"));
+}
+
 TEST_CASE("ImageOutputDir: written beside the result, which appears only on commit", "[outputs]") {
   const test::TempDir out;
   const std::string image = "salmon/deep/img_001";

@@ -51,6 +51,9 @@ class ImageOutputDir {
 
   std::string finalPath() const { return final_; }
   std::string pathFor(const std::string& file) const;  // inside the temporary folder (outputPathUnder)
+  // Runs `write` on this folder; its errors name the folder and files as the user will see them,
+  // not the temporary name they are written under.
+  void fill(const std::function<void(ImageOutputDir&)>& write);
   // Writes every record's mask to its maskFile (see nameMaskFiles), decoding the RLE of records
   // whose mask was released.
   void writeMasks(const std::vector<MaskRecord>& records);

@@ -258,6 +258,25 @@ class OutputFilesTest(SafetyTestCase):
             os.remove(link)
             os.remove(target)
 
+    def test_an_empty_output_name_is_a_usage_error(self):
+        """--json "" (an unset shell variable) used to be taken as no --json and write nothing."""
+        img = self.image("data", "a.png")
+        for option in ("--json", "--coco", "--out", "--embedding-cache"):
+            proc = self.point(img, option, "", check=False)
+            self.assertEqual(proc.returncode, 2, option)
+            self.assert_one_line_error(proc, "%s: an empty name" % option)
+
+    def test_an_image_folder_that_cannot_be_written_is_named_as_the_user_sees_it(self):
+        """Not by the temporary name it is written under (out/.img.tmp-<pid>)."""
+        img = self.image("data", "sub", "img.png")
+        os.makedirs(self.out)
+        with open(os.path.join(self.out, "sub"), "w") as f:
+            f.write("a file where the mirrored folder goes\n")
+        proc = self.point(self.path("data"), "-r", "-o", self.out, check=False)
+        self.assertEqual(proc.returncode, 1)
+        self.assert_one_line_error(proc, "cannot create output folder '%s'" % os.path.join(self.out, "sub", "img"))
+        self.assertNotIn(".tmp-", proc.stderr)
+
     def test_a_folder_as_output_file_is_one_error_line(self):
         os.makedirs(self.path("folder"))
         for name, argv in self.writers():
