@@ -32,6 +32,12 @@ std::string encoderIdentity(const SamManifest& manifest) {
   return sha256Hex(manifestBytes + "|" + std::to_string(size) + "|" + std::to_string(mtime));
 }
 
+std::string shapeText(const torch::Tensor& t) {
+  std::string text = "[";
+  for (int64_t d = 0; d < t.dim(); ++d) text += (d ? ", " : "") + std::to_string(t.size(d));
+  return text + "]";
+}
+
 // A prompt decoder file of another kind (an encoder, another model) would fail at the first prompt
 // with TorchScript's "Method 'prepare' is not defined": name the file and what it lacks at load.
 void checkPromptDecoder(const torch::jit::Module& decoder, const SamManifest& manifest) {
@@ -84,7 +90,17 @@ torch::Tensor SamModel::encode(const torch::Tensor& preprocessed) const {
   // never pay off; on the scripted encoder (weights/sam_image_encoder.py) it unrolls the attention
   // loops and its first call took 100 s instead of 7.
   torch::jit::GraphOptimizerEnabledGuard unoptimised(false);
-  return encoder_.forward({preprocessed}).toTensor();
+  torch::Tensor embedding = encoder_.forward({preprocessed}).toTensor();
+  // The manifest's shape sizes the embedding cache and the decoder's inputs: a disagreement would
+  // surface as a shape error deep in the decoder, or as cache entries of the wrong size.
+  const auto& shape = manifest_.embeddingShape;
+  if (embedding.dim() != 4 || embedding.size(1) != shape[0] || embedding.size(2) != shape[1] ||
+      embedding.size(3) != shape[2]) {
+    throw Error("model manifest '" + (fs::path(manifest_.directory) / "manifest.json").string() +
+                "': embedding_shape [" + std::to_string(shape[0]) + ", " + std::to_string(shape[1]) + ", " +
+                std::to_string(shape[2]) + "] disagrees with the image encoder's output " + shapeText(embedding));
+  }
+  return embedding;
 }
 
 torch::Tensor SamModel::encodeImage(const cv::Mat& rgb, cv::Size* inputSize) const {

@@ -108,6 +108,26 @@ class HostileInputTest(ToolTestCase):
             self.assert_only_error_line(proc, 1, "model manifest '%s/manifest.json': field \"%s\" must be" %
                                         (model, field))
 
+    def test_a_manifest_whose_embedding_shape_disagrees_with_the_encoder_is_named(self):
+        """model_type is informative (docs/model-format.md); embedding_shape is checked on the first image."""
+        model = self.path("model_shape")
+        os.makedirs(model)
+        for name in os.listdir(SAM_FIXTURE):
+            if name != "manifest.json":
+                os.symlink(os.path.join(SAM_FIXTURE, name), os.path.join(model, name))
+        with open(os.path.join(SAM_FIXTURE, "manifest.json")) as f:
+            manifest = json.load(f)
+        real = manifest["embedding_shape"]
+        manifest["embedding_shape"] = [real[0], real[1] * 2, real[2] * 2]
+        manifest["model_type"] = "vit_h"
+        with open(os.path.join(model, "manifest.json"), "w") as f:
+            json.dump(manifest, f)
+        proc = run_tool("sam-point", self.image, "--point", "200,240", "--model", model, "-o", self.path("out"),
+                        check=False)
+        self.assert_only_error_line(proc, 1, "model manifest '%s/manifest.json': embedding_shape [%d, %d, %d] "
+                                    "disagrees with the image encoder's output [1, %d, %d, %d]" % (
+                                        model, real[0], real[1] * 2, real[2] * 2, real[0], real[1], real[2]))
+
     def test_model_files_may_be_symlinks_and_a_wrong_file_is_named(self):
         """docs/model-format.md's rule: a model file may link to a shared store and is opened where it
         points; what is not the TorchScript it should be fails with the file's name, not an internal error."""

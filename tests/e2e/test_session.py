@@ -86,6 +86,37 @@ class SessionTest(ToolTestCase):
         help_text = " ".join(run_tool("sam-point", "--help").stdout.split())
         self.assertIn("a blank line is skipped without an answer (it is counted)", help_text)
 
+    def test_numbers_out_of_range_and_nul_bytes_are_placed(self):
+        proc, answers = self.session([
+            '{"image": "%s", "points": [[1e309, 1]]}' % self.scene,
+            '{"points": [[%s, 1]]}' % ("9" * 1000),
+            '{"points": [[1, 1]]}\x00 {"points": [[2, 2]]}'])
+        self.assertEqual([a["error"] for a in answers], [
+            "standard input: malformed JSON at line 1, column %d: the number 1e309 is out of range (beyond a double's "
+            "1.8e308)" % (len('{"image": "%s", "points": [[' % self.scene) + 1),
+            "standard input: malformed JSON at line 2, column 14: the number %s... is out of range (beyond a "
+            "double's 1.8e308)" % ("9" * 37),
+            "standard input: malformed JSON at line 3, column 21: a NUL byte (not text)"])
+        with open(self.path("p.json"), "w") as f:
+            f.write('[{"image": "%s",\n  "points": [[1e309, 1]]}]' % self.scene)
+        proc = run_tool("sam-point", "--prompts", self.path("p.json"), "--model", SAM_FIXTURE, check=False)
+        self.assertEqual(proc.returncode, 2)
+        self.assert_one_line_error(proc, "prompt file '%s': malformed JSON at line 2, column 15: the number 1e309 is "
+                                         "out of range" % self.path("p.json"))
+
+    def test_save_does_not_replace_a_users_file_of_that_name(self):
+        os.makedirs(self.path("out"))
+        with open(self.path("out", "notes.txt"), "w") as f:
+            f.write("mine\n")
+        proc, answers = self.session([{"image": self.scene, "points": [DISK], "save": "notes.txt"},
+                                      {"points": [DISK], "save": "kept"}])
+        self.assertEqual(answers[0]["error"], "cannot write output folder '%s': a file is in its place (not replaced)"
+                         % self.path("out", "notes.txt"))
+        with open(self.path("out", "notes.txt")) as f:
+            self.assertEqual(f.read(), "mine\n")
+        self.assertEqual(answers[1]["saved"], self.path("out", "kept"))
+        self.assertEqual(sorted(os.listdir(self.path("out"))), ["kept", "notes.txt"])
+
     def test_answers_equal_the_one_shot_tools(self):
         _, answers = self.session([{"image": self.scene, "points": [DISK]},
                                    {"points": [DISK, [250, 240]], "labels": [1, 0]}])
