@@ -11,6 +11,7 @@
 
 #include "samcli/error.hpp"
 #include "samcli/image_io.hpp"
+#include "samcli/log.hpp"
 #include "samcli/outputs.hpp"
 #include "samcli/prompted.hpp"
 #include "samcli/session_line.hpp"
@@ -122,7 +123,8 @@ void runSessionProtocol(PromptSession& session, std::istream& in, const std::fun
       answer = answerFor(session, line, number, options);
       answer["seconds"] = std::chrono::duration<double>(Clock::now() - start).count();
     } catch (const Error& e) {
-      answer = {{"line", number}, {"error", e.what()}};
+      // As printed on stderr: one line, a quoted 10 MB name cut short.
+      answer = {{"line", number}, {"error", Log::printable(e.what())}};
     } catch (const std::exception& e) {
       // LibTorch and OpenCV failures carry multi-line context; the first line is the cause.
       const std::string what = e.what();

@@ -34,8 +34,9 @@ void takeControls(ojson& object, SessionRequest& request) {
     request.save = true;
     request.saveName = save.get<std::string>();
     const std::string& name = request.saveName;
-    if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..") {
-      throw Error("\"save\" must be a folder name without '/', got " + jsonSnippet(save));
+    const bool control = std::any_of(name.begin(), name.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; });
+    if (name.empty() || name.find('/') != std::string::npos || name == "." || name == ".." || control) {
+      throw Error("\"save\" must be a folder name without '/' or control characters, got " + jsonSnippet(save));
     }
   } else if (!save.is_null()) {
     throw Error("\"save\" must be true or a folder name, got " + jsonSnippet(save));

@@ -46,7 +46,9 @@ TEST_CASE("parseSessionLine refuses what the session cannot serve", "[session_li
   CHECK(errorOf(R"({"image": "a.png", "text": "dog"})") == "\"text\" needs text-sam; this session takes points and boxes");
   CHECK(errorOf(R"({"points": [[1, 1]], "refine": "yes"})", "a.png") == "\"refine\" must be true or false, got \"yes\"");
   CHECK(errorOf(R"({"points": [[1, 1]], "save": "../x"})", "a.png") ==
-        "\"save\" must be a folder name without '/', got \"../x\"");
+        "\"save\" must be a folder name without '/' or control characters, got \"../x\"");
+  CHECK(errorOf(R"({"points": [[1, 1]], "save": "a\u0000b"})", "a.png") ==
+        "\"save\" must be a folder name without '/' or control characters, got \"a\\u0000b\"");
   CHECK(errorOf(R"({"points": [[1, 1]], "labels": [1, 0]})", "a.png") ==
         "line 3: 2 label(s) for 1 point(s): give one label per point, or none (all foreground)");
   CHECK(errorOf(R"({"points": [[1, 1]], "multi_mask": true})", "a.png") ==

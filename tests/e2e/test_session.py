@@ -104,6 +104,15 @@ class SessionTest(ToolTestCase):
         self.assert_one_line_error(proc, "prompt file '%s': malformed JSON at line 2, column 15: the number 1e309 is "
                                          "out of range" % self.path("p.json"))
 
+    def test_error_answers_are_one_printable_line_of_sane_length(self):
+        huge = self.path("x" * 10000000 + ".png")
+        proc, answers = self.session([json.dumps({"image": huge, "points": [DISK]}),
+                                      {"image": self.scene, "points": [DISK], "save": "a\u0000b"}])
+        self.assertLess(len(answers[0]["error"]), 1100)
+        self.assertIn("more bytes)", answers[0]["error"])
+        self.assertEqual(answers[1]["error"], "\"save\" must be a folder name without '/' or control characters, "
+                                              "got \"a\\u0000b\"")
+
     def test_save_does_not_replace_a_users_file_of_that_name(self):
         os.makedirs(self.path("out"))
         with open(self.path("out", "notes.txt"), "w") as f:
