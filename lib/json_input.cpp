@@ -75,18 +75,15 @@ std::string parseErrorDetail(const std::string& what) {
 template <class Json>
 Json parseBounded(const std::string& text, const std::string& where, std::size_t firstLine) {
   if (text.size() > kMaxTextFileBytes) throw Error(where + " is larger than " + formatBytes(kMaxTextFileBytes) + ": not read");
-  // nlohmann's reader takes a NUL byte for the end of the input, so text after one went unread.
-  if (const auto nul = text.find('\0'); nul != std::string::npos) {
-    throw Error(where + ": malformed JSON at " + at(text, nul, firstLine) + ": a NUL byte (not text)");
-  }
   const typename Json::parser_callback_t limitDepth = [](int depth, nlohmann::json::parse_event_t event, Json&) {
     const bool opens = event == nlohmann::json::parse_event_t::object_start ||
                        event == nlohmann::json::parse_event_t::array_start;
     if (opens && depth >= kMaxJsonDepth) throw TooDeep{};
     return true;
   };
+  Json parsed;
   try {
-    return Json::parse(text, limitDepth);
+    parsed = Json::parse(text, limitDepth);
   } catch (const TooDeep&) {
     throw Error(where + ": malformed JSON at " + at(text, offsetOfTooDeep(text), firstLine) + ": nested deeper than " +
                 std::to_string(kMaxJsonDepth) + " levels");
@@ -106,6 +103,11 @@ Json parseBounded(const std::string& text, const std::string& where, std::size_t
   } catch (const nlohmann::json::exception& e) {
     throw Error(where + ": malformed JSON: " + parseErrorDetail(e.what()));
   }
+  // nlohmann's reader takes a NUL byte for the end of the input: what followed one went unread.
+  if (const auto nul = text.find('\0'); nul != std::string::npos) {
+    throw Error(where + ": malformed JSON at " + at(text, nul, firstLine) + ": a NUL byte (not text)");
+  }
+  return parsed;
 }
 
 template <class Json>
