@@ -1,53 +1,50 @@
 #!/usr/bin/python3
-"""Export a Hugging Face OWL-ViT checkpoint to a samcli detector directory (for text-sam).
+"""Export a Hugging Face OWL-ViT or OWLv2 checkpoint to a samcli detector directory (for text-sam).
 
     /usr/bin/python3 weights/export_owlvit.py                  # google/owlvit-base-patch32
     /usr/bin/python3 weights/export_owlvit.py --model google/owlvit-base-patch16
     /usr/bin/python3 weights/export_owlvit.py --model google/owlvit-large-patch14   # 840 px input
+    /usr/bin/python3 weights/export_owlvit.py --model google/owlv2-base-patch16-ensemble  # 960 px, padded
 
-The directory follows docs/model-format.md (section "OWL-ViT detector"):
+The directory follows docs/model-format.md (section "OWL-ViT and OWLv2 detectors"):
 
-  manifest.json   format "samcli-owlvit" v1: input size, normalisation and tokenizer ids, all read
+  manifest.json   format "samcli-owlvit" v2: input size, preprocessing ("stretch" for OWL-ViT,
+                  "pad_square" for OWLv2), objectness, normalisation and tokenizer ids, all read
                   from the Hugging Face processor and config
-  detector.pt     TorchScript: (input_ids int64 [Q,L], attention_mask int64 [Q,L],
-                  pixel_values float32 [1,3,S,S]) -> (logits float32 [1,P,Q],
-                  pred_boxes float32 [1,P,4], (cx, cy, w, h) normalised to 0..1)
+  detector.pt     TorchScript of samcli's OWL module (owl_detector.py) with the checkpoint's weights:
+                  image_features, boxes, objectness, embed_text, embed_query_image, classify
   merges.txt      the tokenizer's BPE merges, as Hugging Face saves them
 
-(L = 16; S = 768 for the base models, 840 for large-patch14; P = (S / patch)^2.)
+The model comes from Hugging Face `transformers` (OwlViTForObjectDetection / Owlv2ForObjectDetection
+and their processors): imported, never copied; samcli's module reads its parameters by name.
+--model takes a hub name or a local directory saved with save_pretrained(); without network
+access, point it at such a directory. Export with the PyTorch whose LibTorch runs the files
+(Debian: python3-torch with libtorch-dev, both 1.13) and a transformers release that supports it.
 
-The model comes from Hugging Face `transformers` (OwlViTForObjectDetection, OwlViTProcessor):
-imported, never copied. --model takes a hub name or a local directory saved with
-save_pretrained(); without network access, point it at such a directory. Export with the PyTorch
-whose LibTorch runs the files (Debian: python3-torch with libtorch-dev, both 1.13) and a
-transformers release that supports that PyTorch.
+The saved file is loaded again and compared with the eager Hugging Face model on random images:
+text detection for two query counts (logits, boxes, OWLv2's objectness) and image_guided_detection
+(the example embedding it chooses, scored on the image). The tokenizer vocabulary rebuilt from the
+written merges the way CLIP's simple_tokenizer builds it must equal the Hugging Face vocabulary, id
+for id: that is what samcli's C++ tokenizer reads.
 
-After tracing (with Q = 2 queries), the saved file is run again for other query counts and another
-image and compared with the eager model, so a trace that froze Q fails the export rather than
-samcli. The tokenizer vocabulary rebuilt from the written merges the way CLIP's simple_tokenizer
-builds it must equal the Hugging Face vocabulary, id for id: that is what samcli's C++ tokenizer
-reads.
-
-Importing this file needs neither torch nor transformers: tests/fixtures/make_owlvit_fixture.py
-reuses its manifest, directory and interface-check helpers, so the fixture keeps the contract.
+Importing this file needs neither torch nor transformers: the test fixtures reuse its manifest,
+directory and interface-check helpers, so they keep the contract.
 """
 import argparse
 import gzip
 import os
 import sys
 import time
-import warnings
 
 from export_common import ExportError, logger, run_main, write_manifest, write_model_dir
 
 FORMAT = "samcli-owlvit"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 DEFAULT_MODEL = "google/owlvit-base-patch32"
 DETECTOR_FILE = "detector.pt"
 MERGES_FILE = "merges.txt"
 MERGE_COUNT = 49152 - 256 - 2  # simple_tokenizer reads merge lines 1..48894
 PIL_BICUBIC = 3
-TRACE_QUERIES = ["a photo of a cat", "a photo of a dog"]
 CHECK_QUERIES = (["a red car"], ["a person", "a bicycle", "a traffic light", "a dog on a sofa"])
 CHECK_ATOL_LOGITS = 1e-3  # logits span about -20..+10; a different graph is off by far more
 CHECK_ATOL_BOXES = 1e-4
@@ -94,10 +91,13 @@ def clip_vocabulary(merges):
 
 
 def build_manifest(model_type, image_size, image_mean, image_std, max_text_length, bos_id, eos_id, pad_id,
-                   merges_file=MERGES_FILE, **provenance):
+                   merges_file=MERGES_FILE, format_version=FORMAT_VERSION, preprocessing="stretch", objectness=False,
+                   **provenance):
+    """The manifest; format 1 (a forward() detector, the test fixture's) has no preprocessing or
+    objectness fields."""
     manifest = {
         "format": FORMAT,
-        "format_version": FORMAT_VERSION,
+        "format_version": format_version,
         "model_type": model_type,
         "image_size": int(image_size),
         "image_mean": [float(v) for v in image_mean],
@@ -108,6 +108,9 @@ def build_manifest(model_type, image_size, image_mean, image_std, max_text_lengt
         "pad_id": int(pad_id),
         "files": {"detector": DETECTOR_FILE, "bpe_merges": merges_file},
     }
+    if format_version >= 2:
+        manifest["preprocessing"] = preprocessing
+        manifest["objectness"] = bool(objectness)
     manifest.update(provenance)
     return manifest
 
@@ -163,13 +166,18 @@ def import_modules():
     return torch, transformers
 
 
-def load_owlvit(transformers, name):
+def load_detector(transformers, name):
+    """(processor, model, is_owlv2) of an OWL-ViT or OWLv2 checkpoint, told apart by its config."""
     try:
-        processor = transformers.OwlViTProcessor.from_pretrained(name)
-        model = transformers.OwlViTForObjectDetection.from_pretrained(name)
+        kind = transformers.AutoConfig.from_pretrained(name).model_type
+        if kind not in ("owlvit", "owlv2"):
+            raise ExportError("%r is a %s checkpoint, not OWL-ViT or OWLv2" % (name, kind))
+        prefix = "Owlv2" if kind == "owlv2" else "OwlViT"
+        processor = getattr(transformers, prefix + "Processor").from_pretrained(name)
+        model = getattr(transformers, prefix + "ForObjectDetection").from_pretrained(name)
     except (OSError, ValueError) as e:
-        raise ExportError("cannot load OWL-ViT %r: %s" % (name, str(e).strip().splitlines()[0]))
-    return processor, model.eval()
+        raise ExportError("cannot load OWL-ViT/OWLv2 %r: %s" % (name, str(e).strip().splitlines()[0]))
+    return processor, model.eval(), kind == "owlv2"
 
 
 def square_side(size, what):
@@ -188,17 +196,23 @@ def square_side(size, what):
     return int(h)
 
 
-def preprocessing(processor, config):
-    """(image_size, image_mean, image_std) of OwlViTImageProcessor, checked to be the pipeline
-    samcli implements: PIL bicubic resize to SxS (aspect not kept), x/255, (x - mean) / std."""
+def preprocessing(processor, config, owlv2):
+    """(image_size, image_mean, image_std, kind) of the image processor, checked to be a pipeline
+    samcli implements: OwlViTImageProcessor's PIL bicubic resize to SxS (aspect not kept, "stretch")
+    or Owlv2ImageProcessor's padding to a square and anti-aliased resize ("pad_square"); then x/255,
+    (x - mean) / std."""
     ip = getattr(processor, "image_processor", None) or processor.feature_extractor
     if not getattr(ip, "do_resize", True):
         raise ExportError("the processor does not resize; samcli always resizes to the model's input size")
     side = square_side(ip.size, "size")
-    if getattr(ip, "do_center_crop", False) and square_side(ip.crop_size, "crop_size") != side:
-        raise ExportError("the processor center-crops to a size other than its resize; not supported")
-    if int(getattr(ip, "resample", PIL_BICUBIC)) != PIL_BICUBIC:
-        raise ExportError("the processor resamples with PIL filter %s; samcli implements bicubic (3)" % ip.resample)
+    if owlv2:
+        if not getattr(ip, "do_pad", True):
+            raise ExportError("the OWLv2 processor does not pad to a square; samcli implements the padded pipeline")
+    else:
+        if getattr(ip, "do_center_crop", False) and square_side(ip.crop_size, "crop_size") != side:
+            raise ExportError("the processor center-crops to a size other than its resize; not supported")
+        if int(getattr(ip, "resample", PIL_BICUBIC)) != PIL_BICUBIC:
+            raise ExportError("the processor resamples with PIL filter %s; samcli implements bicubic (3)" % ip.resample)
     if getattr(ip, "do_rescale", True) and abs(getattr(ip, "rescale_factor", 1 / 255) - 1 / 255) > 1e-12:
         raise ExportError("the processor rescales by %r; samcli implements 1/255" % ip.rescale_factor)
     if not getattr(ip, "do_rescale", True) or not getattr(ip, "do_normalize", True):
@@ -206,7 +220,7 @@ def preprocessing(processor, config):
     if config.vision_config.image_size != side:
         raise ExportError("the processor resizes to %d but the vision model expects %d"
                           % (side, config.vision_config.image_size))
-    return side, list(ip.image_mean), list(ip.image_std)
+    return side, list(ip.image_mean), list(ip.image_std), "pad_square" if owlv2 else "stretch"
 
 
 def export_merges(tokenizer, tmp):
@@ -240,54 +254,59 @@ def image_inputs(processor, seed):
     return processor(images=Image.fromarray(rgb), return_tensors="pt")["pixel_values"]
 
 
-def make_detector_class(torch):
-    """Defined inside a function so that importing this file does not need torch."""
-
-    class Detector(torch.nn.Module):
-        """OwlViTForObjectDetection behind the documented tensor interface."""
-
-        def __init__(self, model):
-            super().__init__()
-            self.model = model
-
-        def forward(self, input_ids, attention_mask, pixel_values):
-            out = self.model(input_ids=input_ids, pixel_values=pixel_values, attention_mask=attention_mask,
-                             return_dict=True)
-            return out.logits, out.pred_boxes
-
-    return Detector
+def build_detector(torch, model, owlv2):
+    """samcli's OWL module (owl_detector.py) with the checkpoint's weights, scripted."""
+    import owl_detector
+    try:
+        config = owl_detector.Config.from_hf(model.config, objectness=owlv2)
+        module = owl_detector.OwlDetector(config)
+        owl_detector.load_hf_state_dict(module, model.state_dict(), "owlv2." if owlv2 else "owlvit.")
+    except (KeyError, ValueError) as e:
+        raise ExportError("cannot build samcli's detector from this checkpoint: %s" % e)
+    return torch.jit.script(module.eval())
 
 
-def check_against_eager(torch, traced, model, tokenizer, processor, length):
-    """Max |diff| of the saved trace against the eager model, for query counts other than the
-    traced one and another image."""
-    worst = (0.0, 0.0)
+def check_against_eager(torch, saved, model, tokenizer, processor, length, owlv2):
+    """Max |diff| of the saved module against the eager Hugging Face model: text detection for two
+    query counts (logits, boxes and OWLv2's objectness) and image-guided detection (logits of the
+    chosen example embedding, target boxes), on random images."""
+    worst = {"logits": 0.0, "boxes": 0.0, "objectness": 0.0, "guided": 0.0}
     pixels = image_inputs(processor, seed=1)
-    for queries in CHECK_QUERIES:
-        ids, mask = text_inputs(tokenizer, queries, length)
-        with torch.no_grad():
-            got_logits, got_boxes = traced(ids, mask, pixels)
+    with torch.no_grad():
+        feats = saved.image_features(pixels)
+        boxes = saved.boxes(feats)
+        for queries in CHECK_QUERIES:
+            ids, mask = text_inputs(tokenizer, queries, length)
+            logits = saved.classify(feats, saved.embed_text(ids, mask))
             want = model(input_ids=ids, pixel_values=pixels, attention_mask=mask, return_dict=True)
-        if got_logits.shape != want.logits.shape or got_boxes.shape != want.pred_boxes.shape:
-            raise ExportError("traced detector returned %s/%s for Q=%d, eager %s/%s: the trace froze a shape"
-                              % (tuple(got_logits.shape), tuple(got_boxes.shape), len(queries),
-                                 tuple(want.logits.shape), tuple(want.pred_boxes.shape)))
-        diff = ((got_logits - want.logits).abs().max().item(), (got_boxes - want.pred_boxes).abs().max().item())
-        if diff[0] > CHECK_ATOL_LOGITS or diff[1] > CHECK_ATOL_BOXES:
-            raise ExportError("traced detector disagrees with the eager model for Q=%d (max |diff| logits %.3g, "
-                              "boxes %.3g)" % (len(queries), diff[0], diff[1]))
-        worst = (max(worst[0], diff[0]), max(worst[1], diff[1]))
+            if logits.shape != want.logits.shape or boxes.shape != want.pred_boxes.shape:
+                raise ExportError("detector returned %s/%s for Q=%d, eager %s/%s"
+                                  % (tuple(logits.shape), tuple(boxes.shape), len(queries),
+                                     tuple(want.logits.shape), tuple(want.pred_boxes.shape)))
+            worst["logits"] = max(worst["logits"], (logits - want.logits).abs().max().item())
+            worst["boxes"] = max(worst["boxes"], (boxes - want.pred_boxes).abs().max().item())
+            if owlv2:
+                worst["objectness"] = max(worst["objectness"],
+                                          (saved.objectness(feats) - want.objectness_logits).abs().max().item())
+        query = image_inputs(processor, seed=2)
+        embedding, _, _ = saved.embed_query_image(query)
+        want = model.image_guided_detection(pixel_values=pixels, query_pixel_values=query, return_dict=True)
+        worst["guided"] = (saved.classify(feats, embedding) - want.logits).abs().max().item()
+        worst["boxes"] = max(worst["boxes"], (boxes - want.target_pred_boxes).abs().max().item())
+    if max(worst["logits"], worst["objectness"], worst["guided"]) > CHECK_ATOL_LOGITS or worst["boxes"] > CHECK_ATOL_BOXES:
+        raise ExportError("samcli's detector disagrees with the eager model (max |diff| logits %.3g, boxes %.3g, "
+                          "objectness %.3g, image-guided logits %.3g)"
+                          % (worst["logits"], worst["boxes"], worst["objectness"], worst["guided"]))
     return worst
 
 
 def default_out(model):
     base = os.path.basename(os.path.normpath(model))
-    return os.path.join("weights", base if base.startswith("owlvit") else "owlvit-" + base)
+    return os.path.join("weights", base if base.startswith(("owlvit", "owlv2")) else "owlvit-" + base)
 
 
 def export(args):
     torch, transformers = import_modules()
-    warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
     torch.set_num_threads(args.threads if args.threads > 0 else (os.cpu_count() or 1))
     out = args.out or default_out(args.model)
     # write_model_dir checks this too, but only after minutes of loading and tracing.
@@ -296,38 +315,32 @@ def export(args):
 
     t0 = time.time()
     log("loading %s" % args.model)
-    processor, model = load_owlvit(transformers, args.model)
+    processor, model, owlv2 = load_detector(transformers, args.model)
     config = model.config
     tokenizer = processor.tokenizer
-    image_size, image_mean, image_std = preprocessing(processor, config)
+    image_size, image_mean, image_std, kind = preprocessing(processor, config, owlv2)
     length = int(config.text_config.max_position_embeddings)
     manifest = build_manifest(
         os.path.basename(os.path.normpath(args.model)), image_size, image_mean, image_std, length,
-        tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id,
+        tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id, preprocessing=kind, objectness=owlv2,
         source_model=args.model, transformers_version=transformers.__version__, torch_version=torch.__version__,
         exported_by="samcli weights/export_owlvit.py")
-    log("input %dx%d, mean %s, std %s, text length %d, bos/eos/pad %d/%d/%d"
-        % (image_size, image_size, image_mean, image_std, length, manifest["bos_id"], manifest["eos_id"],
-           manifest["pad_id"]))
+    log("%s: input %dx%d (%s), mean %s, std %s, text length %d, bos/eos/pad %d/%d/%d"
+        % ("OWLv2" if owlv2 else "OWL-ViT", image_size, image_size, kind, image_mean, image_std, length,
+           manifest["bos_id"], manifest["eos_id"], manifest["pad_id"]))
 
     def populate(tmp):
         export_merges(tokenizer, tmp)
         log("wrote %s (vocabulary matches the tokenizer's, %d entries)" % (MERGES_FILE, len(tokenizer.get_vocab())))
         t = time.time()
-        ids, mask = text_inputs(tokenizer, TRACE_QUERIES, length)
-        with torch.no_grad():
-            traced = torch.jit.trace(make_detector_class(torch)(model).eval(),
-                                     (ids, mask, image_inputs(processor, seed=0)), check_trace=False)
         path = os.path.join(tmp, DETECTOR_FILE)
-        torch.jit.save(traced, path)
-        log("traced %s in %.1f s" % (DETECTOR_FILE, time.time() - t))
+        torch.jit.save(build_detector(torch, model, owlv2), path)
+        log("scripted samcli's detector into %s in %.1f s" % (DETECTOR_FILE, time.time() - t))
         # Check the file as saved, i.e. what LibTorch will load.
         t = time.time()
-        saved = torch.jit.load(path)
-        diff = check_against_eager(torch, saved, model, tokenizer, processor, length)
-        patches = check_interface(torch, saved, manifest)
-        log("%s ok: %d boxes per image; max |diff| to eager: logits %.3g, boxes %.3g (%.1f s)"
-            % (DETECTOR_FILE, patches, diff[0], diff[1], time.time() - t))
+        diff = check_against_eager(torch, torch.jit.load(path), model, tokenizer, processor, length, owlv2)
+        log("%s ok: max |diff| to eager: logits %.3g, boxes %.3g, objectness %.3g, image-guided logits %.3g (%.1f s)"
+            % (DETECTOR_FILE, diff["logits"], diff["boxes"], diff["objectness"], diff["guided"], time.time() - t))
         write_manifest(os.path.join(tmp, "manifest.json"), manifest)
 
     path = write_model_dir(out, populate, force=args.force)
