@@ -149,18 +149,23 @@ void resampleVertical(const cv::Mat& src, cv::Mat& dst, int rowOffset, const Axi
   });
 }
 
-}  // namespace
-
-cv::Mat resizePil(const cv::Mat& src, cv::Size size, ResampleFilter filter) {
+// Throws Error unless src is a non-empty 1- or 3-channel image of `depth` and size is positive.
+void checkResizable(const cv::Mat& src, cv::Size size, int depth, const char* kind) {
   if (src.empty()) throw Error("cannot resize an empty image");
-  if (src.type() != CV_8UC1 && src.type() != CV_8UC3) {
-    throw Error("cannot resize an image of OpenCV type " + std::to_string(src.type()) +
-                ": only 8-bit images with 1 or 3 channels are supported");
+  if (src.depth() != depth || (src.channels() != 1 && src.channels() != 3)) {
+    throw Error("cannot resize an image of OpenCV type " + std::to_string(src.type()) + ": only " + kind +
+                " images with 1 or 3 channels are supported");
   }
   if (size.width <= 0 || size.height <= 0) {
     throw Error("cannot resize to " + std::to_string(size.width) + "x" + std::to_string(size.height) +
                 ": the target size must be positive");
   }
+}
+
+}  // namespace
+
+cv::Mat resizePil(const cv::Mat& src, cv::Size size, ResampleFilter filter) {
+  checkResizable(src, size, CV_8U, "8-bit");
 
   const Filter f = filterFor(filter);
   const bool needHorizontal = size.width != src.cols;
@@ -188,6 +193,128 @@ cv::Mat resizePil(const cv::Mat& src, cv::Size size, ResampleFilter filter) {
 
   cv::Mat out(size, src.type());
   resampleVertical(cur, out, rowOffset, vert);
+  return out;
+}
+
+namespace {
+
+// SciPy's "mirror" boundary: the line reflected about its first and last samples (d c b | a b c d | c b a).
+int mirrorIndex(int i, int n) {
+  if (n == 1) return 0;
+  const int period = 2 * (n - 1);
+  i %= period;
+  if (i < 0) i += period;
+  return i < n ? i : period - i;
+}
+
+double mirrorCoordinate(double c, int n) {
+  if (n == 1) return 0;
+  const double period = 2.0 * (n - 1);
+  c = std::fmod(c, period);
+  if (c < 0) c += period;
+  return c <= n - 1 ? c : period - c;
+}
+
+// scipy.ndimage.gaussian_filter1d's kernel: exp(-x^2 / (2 sigma^2)) for |x| <= int(4 sigma + 0.5), normalised.
+std::vector<double> gaussianKernel(double sigma) {
+  const int radius = static_cast<int>(4.0 * sigma + 0.5);
+  std::vector<double> w(2 * radius + 1);
+  double sum = 0;
+  for (int x = -radius; x <= radius; ++x) sum += w[x + radius] = std::exp(-0.5 / (sigma * sigma) * (double(x) * x));
+  for (double& v : w) v /= sum;
+  return w;
+}
+
+// One Gaussian pass down the columns (vertical) or along the rows, float32 in and out. The sum is
+// SciPy's correlate1d order for a symmetric kernel: centre, then the pairs from the farthest in.
+cv::Mat gaussianPass(const cv::Mat& src, double sigma, bool vertical) {
+  const std::vector<double> w = gaussianKernel(sigma);
+  const int radius = static_cast<int>(w.size() / 2);
+  const int channels = src.channels();
+  const int width = src.cols * channels;
+  cv::Mat out(src.size(), src.type());
+  if (vertical) {
+    std::vector<double> acc(width);
+    for (int y = 0; y < src.rows; ++y) {
+      const float* centre = src.ptr<float>(y);
+      for (int x = 0; x < width; ++x) acc[x] = w[radius] * centre[x];
+      for (int j = radius; j >= 1; --j) {
+        const float* above = src.ptr<float>(mirrorIndex(y - j, src.rows));
+        const float* below = src.ptr<float>(mirrorIndex(y + j, src.rows));
+        for (int x = 0; x < width; ++x) acc[x] += (static_cast<double>(above[x]) + below[x]) * w[radius + j];
+      }
+      float* o = out.ptr<float>(y);
+      for (int x = 0; x < width; ++x) o[x] = static_cast<float>(acc[x]);
+    }
+    return out;
+  }
+  const int n = src.cols;
+  std::vector<double> line(n + 2 * radius);
+  for (int y = 0; y < src.rows; ++y) {
+    const float* row = src.ptr<float>(y);
+    float* o = out.ptr<float>(y);
+    for (int c = 0; c < channels; ++c) {
+      for (int i = -radius; i < n + radius; ++i) line[i + radius] = row[mirrorIndex(i, n) * channels + c];
+      for (int i = 0; i < n; ++i) {
+        const double* p = &line[i + radius];
+        double acc = w[radius] * p[0];
+        for (int j = radius; j >= 1; --j) acc += (p[-j] + p[j]) * w[radius + j];
+        o[i * channels + c] = static_cast<float>(acc);
+      }
+    }
+  }
+  return out;
+}
+
+struct LinearTap {
+  int i0, i1;
+  double w0, w1;
+};
+
+// Bilinear taps of output samples 0..out-1 at pixel centres of an axis of `in` samples (scipy zoom, grid_mode).
+std::vector<LinearTap> linearTaps(int in, int out) {
+  const double zoom = static_cast<double>(in) / out;
+  std::vector<LinearTap> taps(out);
+  for (int o = 0; o < out; ++o) {
+    const double c = mirrorCoordinate((o + 0.5) * zoom - 0.5, in);
+    const int start = static_cast<int>(std::floor(c));
+    const double t = c - start;
+    taps[o] = {mirrorIndex(start, in), mirrorIndex(start + 1, in), 1.0 - t, t};
+  }
+  return taps;
+}
+
+}  // namespace
+
+cv::Mat resizeAntialiasedLinear(const cv::Mat& src, cv::Size size) {
+  checkResizable(src, size, CV_32F, "float");
+  const double sigmaY = std::max(0.0, (static_cast<double>(src.rows) / size.height - 1) / 2);
+  const double sigmaX = std::max(0.0, (static_cast<double>(src.cols) / size.width - 1) / 2);
+  cv::Mat filtered = src;
+  if (sigmaY > 1e-15) filtered = gaussianPass(filtered, sigmaY, true);
+  if (sigmaX > 1e-15) filtered = gaussianPass(filtered, sigmaX, false);
+
+  const std::vector<LinearTap> ys = linearTaps(src.rows, size.height);
+  const std::vector<LinearTap> xs = linearTaps(src.cols, size.width);
+  double lo = 0;
+  double hi = 0;
+  cv::minMaxLoc(src.reshape(1), &lo, &hi);
+  const int channels = src.channels();
+  cv::Mat out(size, src.type());
+  for (int y = 0; y < size.height; ++y) {
+    const LinearTap& ty = ys[y];
+    const float* r0 = filtered.ptr<float>(ty.i0);
+    const float* r1 = filtered.ptr<float>(ty.i1);
+    float* o = out.ptr<float>(y);
+    for (int x = 0; x < size.width; ++x) {
+      const LinearTap& tx = xs[x];
+      for (int c = 0; c < channels; ++c) {
+        const double v = ty.w0 * tx.w0 * r0[tx.i0 * channels + c] + ty.w0 * tx.w1 * r0[tx.i1 * channels + c] +
+                         ty.w1 * tx.w0 * r1[tx.i0 * channels + c] + ty.w1 * tx.w1 * r1[tx.i1 * channels + c];
+        o[x * channels + c] = static_cast<float>(std::clamp(v, lo, hi));
+      }
+    }
+  }
   return out;
 }
 

@@ -3,6 +3,7 @@
 // numpy's tobytes() of the resized array, for images made by lcgImage (same generator in Python).
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -233,4 +234,33 @@ TEST_CASE("resizePil rejects what Pillow could not resize", "[resample]") {
                     samcli::Error);
   REQUIRE_THROWS_AS(resizePil(cv::Mat(4, 4, CV_8UC1, cv::Scalar::all(0)), {0, 3}, ResampleFilter::Bicubic),
                     samcli::Error);
+}
+
+// Expected values: scipy 1.10 (ndimage.gaussian_filter, then ndimage.zoom order 1, mode "mirror",
+// grid_mode=True), the recipe of Owlv2ImageProcessor.resize, on the same float32 inputs.
+TEST_CASE("resizeAntialiasedLinear shrinks as Owlv2ImageProcessor's Gaussian-then-zoom", "[resample]") {
+  cv::Mat src(7, 5, CV_32FC1);
+  for (int i = 0; i < 35; ++i) src.at<float>(i / 5, i % 5) = static_cast<float>(std::pow(float(i), 1.5f) / 50.0f);
+  const cv::Mat out = samcli::resizeAntialiasedLinear(src, {2, 3});
+  const float want[3][2] = {{0.26264795660972595f, 0.4171324372291565f},
+                            {1.2897355556488037f, 1.5608552694320679f},
+                            {2.7962279319763184f, 3.144930124282837f}};
+  for (int y = 0; y < 3; ++y) {
+    for (int x = 0; x < 2; ++x) CHECK(out.at<float>(y, x) == Approx(want[y][x]).epsilon(1e-6));
+  }
+}
+
+TEST_CASE("resizeAntialiasedLinear enlarges with edges mirrored about the end samples", "[resample]") {
+  const cv::Mat src = (cv::Mat_<float>(1, 3) << 0.0f, 1.0f, 4.0f);
+  const cv::Mat out = samcli::resizeAntialiasedLinear(src, {7, 1});
+  const std::vector<float> want{0.2857142984867096f, 0.1428571492433548f, 0.5714285969734192f, 1.0f,
+                                2.2857143878936768f, 3.5714285373687744f, 3.142857074737549f};
+  for (int x = 0; x < 7; ++x) CHECK(out.at<float>(0, x) == Approx(want[x]).epsilon(1e-6));
+  // Three channels are resized alike, each on its own.
+  cv::Mat rgb;
+  cv::merge(std::vector<cv::Mat>{src, src * 2, src * 3}, rgb);
+  std::vector<cv::Mat> channels;
+  cv::split(samcli::resizeAntialiasedLinear(rgb, {7, 1}), channels);
+  CHECK(cv::norm(channels[2], out * 3, cv::NORM_INF) < 1e-5);
+  CHECK_THROWS_AS(samcli::resizeAntialiasedLinear(cv::Mat(4, 4, CV_8UC3, cv::Scalar::all(0)), {3, 3}), samcli::Error);
 }
