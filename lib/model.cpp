@@ -199,12 +199,25 @@ SamManifest readSamManifest(const std::string& dir) {
 }
 
 OwlVitManifest readOwlVitManifest(const std::string& dir) {
-  const nlohmann::json j = readManifestJson(dir, "samcli-owlvit", "an OWL-ViT detector", 1);
+  const nlohmann::json j = readManifestJson(dir, "samcli-owlvit", "an OWL-ViT detector", 2);
   const std::string w = where(dir);
   OwlVitManifest m;
   m.directory = dir;
-  m.formatVersion = 1;
+  m.formatVersion = int(j.at("format_version").get<int64_t>());
   m.modelType = jsonString(j, "model_type", w);
+  if (m.formatVersion >= 2) {
+    const std::string preprocessing = jsonString(j, "preprocessing", w);
+    if (preprocessing == "stretch") {
+      m.preprocessing = DetectorPreprocessing::Stretch;
+    } else if (preprocessing == "pad_square") {
+      m.preprocessing = DetectorPreprocessing::PadSquare;
+    } else {
+      throw Error(w + ": \"preprocessing\" is '" + preprocessing + "'; expected 'stretch' (OWL-ViT) or 'pad_square' (OWLv2)");
+    }
+    const auto objectness = j.find("objectness");
+    if (objectness == j.end() || !objectness->is_boolean()) throw Error(w + ": \"objectness\" must be true or false");
+    m.objectness = objectness->get<bool>();
+  }
   m.imageSize = int(jsonInteger(j, "image_size", w, 1, kMaxModelSide));
   m.imageMean = numbers<3, float>(j, "image_mean", w, -1e6, 1e6);
   m.imageStd = numbers<3, float>(j, "image_std", w, 1e-6, 1e6);  // a divisor

@@ -3,6 +3,7 @@
 #include <cctype>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include "samcli/clip_tokenizer.hpp"
@@ -123,23 +124,66 @@ BoxXyxy clipBoxToImage(const BoxXyxy& box, cv::Size size) {
   return {clampX(box.x0), clampY(box.y0), clampX(box.x1), clampY(box.y1)};
 }
 
-std::vector<Detection> postprocessDetections(const cv::Mat& logits, const cv::Mat& boxes, cv::Size imageSize,
-                                             const DetectionOptions& options) {
-  if (logits.type() != CV_32FC1 || boxes.type() != CV_32FC1 || boxes.cols != 4 || logits.rows != boxes.rows) {
-    throw Error("detector outputs must be float logits [P,Q] and boxes [P,4] with the same P");
+namespace {
+
+void checkOutputs(const cv::Mat& logits, const cv::Mat& boxes, const cv::Mat& objectness) {
+  if (logits.type() != CV_32FC1 || boxes.type() != CV_32FC1 || boxes.cols != 4 || logits.rows != boxes.rows ||
+      (!objectness.empty() && (objectness.type() != CV_32FC1 || objectness.rows != boxes.rows))) {
+    throw Error("detector outputs must be float logits [P,Q], boxes [P,4] and objectness [P,1] with the same P");
   }
+}
+
+float sigmoid(float logit) { return 1.0f / (1.0f + std::exp(-logit)); }
+
+// Score and label of every box: sigmoid of the best logit over the columns, and its column.
+void bestQuery(const cv::Mat& logits, int p, int& label, float& score) {
+  const float* row = logits.ptr<float>(p);
+  label = static_cast<int>(std::max_element(row, row + logits.cols) - row);
+  score = sigmoid(row[label]);
+}
+
+// The detection of box p, or nothing when it has no area in the image (no box prompt for SAM).
+std::optional<Detection> detectionOf(const cv::Mat& boxes, const cv::Mat& objectness, int p, int label, float score,
+                                     const BoxFrame& frame) {
+  const float* b = boxes.ptr<float>(p);
+  const BoxXyxy predicted = boxCxcywhToXyxy({b[0], b[1], b[2], b[3]}, frame.frame);
+  const BoxXyxy box = clipBoxToImage(predicted, frame.image);
+  if (box.x1 - box.x0 < 1.0 || box.y1 - box.y0 < 1.0) return std::nullopt;
+  Detection d{label, score, box, predicted, std::nullopt, std::nullopt};
+  if (!objectness.empty()) d.objectness = sigmoid(objectness.at<float>(p, 0));
+  return d;
+}
+
+// Stable: box order breaks ties, so runs are reproducible.
+std::vector<Detection> sortAndCut(std::vector<Detection> found, int topK) {
+  std::stable_sort(found.begin(), found.end(), [](const Detection& a, const Detection& b) { return a.score > b.score; });
+  if (topK > 0 && static_cast<int>(found.size()) > topK) found.resize(topK);
+  return found;
+}
+
+// IoU of two XYXY boxes in float32, as HF's box_iou computes it.
+float iouFloat(const float* a, const float* b) {
+  const float areaA = (a[2] - a[0]) * (a[3] - a[1]);
+  const float areaB = (b[2] - b[0]) * (b[3] - b[1]);
+  const float w = std::max(0.0f, std::min(a[2], b[2]) - std::max(a[0], b[0]));
+  const float h = std::max(0.0f, std::min(a[3], b[3]) - std::max(a[1], b[1]));
+  const float inter = w * h;
+  return inter / (areaA + areaB - inter);
+}
+
+}  // namespace
+
+std::vector<Detection> postprocessDetections(const cv::Mat& logits, const cv::Mat& boxes, const BoxFrame& frame,
+                                             const DetectionOptions& options, const cv::Mat& objectness) {
+  checkOutputs(logits, boxes, objectness);
   std::vector<Detection> found;
   if (logits.cols == 0) return found;
   for (int p = 0; p < logits.rows; ++p) {
-    const float* row = logits.ptr<float>(p);
-    const int label = static_cast<int>(std::max_element(row, row + logits.cols) - row);
-    const float score = 1.0f / (1.0f + std::exp(-row[label]));
+    int label = 0;
+    float score = 0;
+    bestQuery(logits, p, label, score);
     if (!(score > options.boxThreshold)) continue;
-    const float* b = boxes.ptr<float>(p);
-    const BoxXyxy predicted = boxCxcywhToXyxy({b[0], b[1], b[2], b[3]}, imageSize);
-    const BoxXyxy box = clipBoxToImage(predicted, imageSize);
-    if (box.x1 - box.x0 < 1.0 || box.y1 - box.y0 < 1.0) continue;
-    found.push_back({label, score, box, predicted});
+    if (auto d = detectionOf(boxes, objectness, p, label, score, frame)) found.push_back(*d);
   }
 
   if (options.nmsIou) {
@@ -161,11 +205,50 @@ std::vector<Detection> postprocessDetections(const cv::Mat& logits, const cv::Ma
     }
     found = std::move(kept);
   }
+  return sortAndCut(std::move(found), options.topK);
+}
 
-  // Stable: box order breaks ties, so runs are reproducible.
-  std::stable_sort(found.begin(), found.end(), [](const Detection& a, const Detection& b) { return a.score > b.score; });
-  if (options.topK > 0 && static_cast<int>(found.size()) > options.topK) found.resize(options.topK);
-  return found;
+std::vector<Detection> postprocessImageGuided(const cv::Mat& logits, const cv::Mat& boxes, const BoxFrame& frame,
+                                              const DetectionOptions& options, const cv::Mat& objectness) {
+  checkOutputs(logits, boxes, objectness);
+  std::vector<Detection> found;
+  if (logits.cols == 0 || logits.rows == 0) return found;
+  const int count = logits.rows;
+  std::vector<int> labels(count);
+  std::vector<float> scores(count);
+  std::vector<std::array<float, 4>> corners(count);
+  for (int p = 0; p < count; ++p) {
+    bestQuery(logits, p, labels[p], scores[p]);
+    const float* b = boxes.ptr<float>(p);
+    corners[p] = {b[0] - 0.5f * b[2], b[1] - 0.5f * b[3], b[0] + 0.5f * b[2], b[1] + 0.5f * b[3]};
+  }
+  const std::vector<float> original = scores;
+  const double nms = options.nmsIou.value_or(0.3);
+  if (nms < 1.0) {
+    std::vector<int> order(count);
+    for (int p = 0; p < count; ++p) order[p] = p;
+    std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return scores[a] > scores[b]; });
+    for (int i : order) {
+      if (scores[i] == 0.0f) continue;
+      for (int j = 0; j < count; ++j) {
+        if (j != i && iouFloat(corners[i].data(), corners[j].data()) > nms) scores[j] = 0.0f;
+      }
+    }
+  }
+  if (std::none_of(scores.begin(), scores.end(), [](float s) { return s != 0.0f; })) return found;
+  for (float& s : scores) {
+    if (s < options.boxThreshold) s = 0.0f;
+  }
+  const float best = *std::max_element(scores.begin(), scores.end()) + 1e-6f;
+  for (int p = 0; p < count; ++p) {
+    const float relative = std::clamp((scores[p] - best * 0.1f) / (best * 0.9f), 0.0f, 1.0f);
+    if (!(relative > 0.0f)) continue;
+    if (auto d = detectionOf(boxes, objectness, p, labels[p], original[p], frame)) {
+      d->relativeScore = relative;
+      found.push_back(*d);
+    }
+  }
+  return sortAndCut(std::move(found), options.topK);
 }
 
 }  // namespace samcli

@@ -19,10 +19,11 @@ using nlohmann::json;
 namespace samcli {
 namespace {
 
-const char* kFields = "image, points, labels, boxes, text";
+const char* kFields = "image, points, labels, boxes, text, query_images, query_boxes";
 
 bool isField(const std::string& name) {
-  return name == "image" || name == "points" || name == "labels" || name == "boxes" || name == "text";
+  return name == "image" || name == "points" || name == "labels" || name == "boxes" || name == "text" ||
+         name == "query_images" || name == "query_boxes";
 }
 
 std::string lowercase(std::string s) {
@@ -69,6 +70,13 @@ class EntryBuilder {
   }
   void addBox(double x0, double y0, double x1, double y1) { entry_.boxes.push_back(normalizeBox({x0, y0, x1, y1})); }
   void addText(const std::string& text) { entry_.texts.push_back(text); }
+  void addQueryImage(const std::string& path) {
+    if (trim(path).empty()) fail("\"query_images\" holds an empty path");
+    queryImages_.push_back(path);
+  }
+  void addQueryBox(double x0, double y0, double x1, double y1) {
+    entry_.queryBoxes.push_back(normalizeBox({x0, y0, x1, y1}));
+  }
 
   void checkFinite(double v, const char* field) const {
     if (!std::isfinite(v)) fail(std::string("\"") + field + "\" holds a value that is not a finite number");
@@ -82,6 +90,10 @@ class EntryBuilder {
       fail("\"image\" '" + image_ + "' names a folder, not an image file");
     }
     entry_.image = (image.is_absolute() ? image : folder / image).lexically_normal().string();
+    for (const auto& q : queryImages_) {
+      const fs::path example(q);
+      entry_.queryImages.push_back((example.is_absolute() ? example : folder / example).lexically_normal().string());
+    }
     if (!labelsGiven_) {
       entry_.labels.assign(entry_.points.size(), 1);
     } else if (entry_.labels.size() != entry_.points.size()) {
@@ -96,6 +108,7 @@ class EntryBuilder {
  private:
   PromptEntry entry_;
   std::string image_;
+  std::vector<std::string> queryImages_;  // as written, resolved by finish()
   bool labelsGiven_ = false;
 };
 
@@ -141,6 +154,20 @@ PromptEntry promptEntryFromJson(const nlohmann::json& object, const std::string&
       for (const auto& l : value) b.addLabel(jsonNumber(l, b, "labels", "[1, 0, ...]"));
     } else if (key == "boxes") {
       for (const auto& x : jsonTuples(value, b, "boxes", 4, "[[x0, y0, x1, y1], ...]")) b.addBox(x[0], x[1], x[2], x[3]);
+    } else if (key == "query_boxes") {
+      for (const auto& x : jsonTuples(value, b, "query_boxes", 4, "[[x0, y0, x1, y1], ...]")) {
+        b.addQueryBox(x[0], x[1], x[2], x[3]);
+      }
+    } else if (key == "query_images") {
+      const bool strings = value.is_string() || (value.is_array() && std::all_of(value.begin(), value.end(), [](const json& t) {
+                                                   return t.is_string();
+                                                 }));
+      if (!strings) b.fail("\"query_images\" must be a path or a list of paths, got " + jsonSnippet(value));
+      if (value.is_string()) {
+        b.addQueryImage(value.get<std::string>());
+      } else {
+        for (const auto& t : value) b.addQueryImage(t.get<std::string>());
+      }
     } else if (value.is_string()) {  // text
       b.addText(value.get<std::string>());
     } else if (value.is_array() && std::all_of(value.begin(), value.end(), [](const json& t) { return t.is_string(); })) {
@@ -294,6 +321,14 @@ std::vector<PromptEntry> parseCsv(std::istream& in, const std::string& name, con
         for (const auto& l : csvTuples(cell, b, "labels", 1, "\"1;0;...\"")) b.addLabel(l[0]);
       } else if (column == "boxes") {
         for (const auto& x : csvTuples(cell, b, "boxes", 4, "\"x0,y0,x1,y1;...\"")) b.addBox(x[0], x[1], x[2], x[3]);
+      } else if (column == "query_boxes") {
+        for (const auto& x : csvTuples(cell, b, "query_boxes", 4, "\"x0,y0,x1,y1;...\"")) {
+          b.addQueryBox(x[0], x[1], x[2], x[3]);
+        }
+      } else if (column == "query_images") {
+        std::stringstream paths(cell);
+        std::string path;
+        while (std::getline(paths, path, ';')) b.addQueryImage(trim(path));
       } else {
         b.addText(cell);
       }

@@ -11,6 +11,7 @@
 #include "samcli/error.hpp"
 #include "samcli/outputs.hpp"
 #include "samcli/prompted.hpp"
+#include "samcli/text_input.hpp"
 
 namespace samcli {
 namespace {
@@ -35,10 +36,36 @@ QuerySet querySetOf(const std::vector<std::string>& texts, const std::string& so
 
 }  // namespace
 
-TextSamQueries queriesFromOptions(const std::vector<std::string>& texts, const std::string& queriesFrom) {
+std::string exampleLabel(const ExampleQuery& example) {
+  if (!example.box) return std::filesystem::path(example.imagePath).filename().string();
+  const BoxXyxy& b = *example.box;
+  return "box " + formatNumber(b.x0) + "," + formatNumber(b.y0) + "," + formatNumber(b.x1) + "," + formatNumber(b.y1);
+}
+
+namespace {
+
+QuerySet exampleSet(const std::vector<std::string>& images, const std::vector<BoxXyxy>& boxes) {
+  QuerySet set;
+  for (const auto& image : images) set.examples.push_back({image, std::nullopt});
+  for (const auto& box : boxes) set.examples.push_back({"", box});
+  for (const auto& example : set.examples) set.queries.push_back(exampleLabel(example));
+  return set;
+}
+
+}  // namespace
+
+TextSamQueries queriesFromOptions(const std::vector<std::string>& texts, const std::string& queriesFrom,
+                                  const std::vector<std::string>& queryImages, const std::vector<BoxXyxy>& queryBoxes) {
   TextSamQueries run;
+  if (!queryImages.empty() || !queryBoxes.empty()) {
+    run.shared = {exampleSet(queryImages, queryBoxes)};
+    return run;
+  }
   if (queriesFrom.empty()) {
-    if (texts.empty()) throw UsageError("nothing to look for: give --text \"dog, person\", --queries-from FILE or --prompts FILE");
+    if (texts.empty()) {
+      throw UsageError("nothing to look for: give --text \"dog, person\", --queries-from FILE, --query-image FILE, "
+                       "--query-box X0,Y0,X1,Y1 or --prompts FILE");
+    }
     run.shared = {querySetOf(texts, "--text")};
     return run;
   }
@@ -52,15 +79,23 @@ TextSamQueries queriesFromOptions(const std::vector<std::string>& texts, const s
     }
     lines = readQuerySets(in, "--queries-from '" + queriesFrom + "'");
   }
-  for (auto& queries : lines) run.shared.push_back({std::move(queries), "q" + std::to_string(run.shared.size() + 1)});
+  for (auto& queries : lines) run.shared.push_back({std::move(queries), {}, "q" + std::to_string(run.shared.size() + 1)});
   return run;
 }
 
 TextSamQueries queriesFromPromptFile(const PromptFile& file) {
   TextSamQueries run;
   for (const PromptEntry& entry : file.entries()) {
-    if (entry.texts.empty()) throwPromptError(entry, "no \"text\" for '" + entry.image + "' (text-sam needs queries)");
-    run.perImage[entry.image] = {querySetOf(entry.texts, entry.where + " \"text\"")};
+    const bool examples = !entry.queryImages.empty() || !entry.queryBoxes.empty();
+    if (entry.texts.empty() && !examples) {
+      throwPromptError(entry, "no \"text\", \"query_images\" or \"query_boxes\" for '" + entry.image +
+                                  "' (text-sam needs queries)");
+    }
+    if (!entry.texts.empty() && examples) {
+      throwPromptError(entry, "give \"text\" or example queries (\"query_images\", \"query_boxes\"), not both");
+    }
+    run.perImage[entry.image] = {examples ? exampleSet(entry.queryImages, entry.queryBoxes)
+                                          : querySetOf(entry.texts, entry.where + " \"text\"")};
   }
   return run;
 }
@@ -76,6 +111,8 @@ MaskRecord recordFromDetection(const Detection& detection, MaskPrediction& predi
   record.extra["detector_score"] = detection.score;
   const BoxXyxy& d = detection.detectorBox;
   record.extra["detector_box"] = {d.x0, d.y0, d.x1, d.y1};
+  if (detection.objectness) record.extra["objectness"] = *detection.objectness;
+  if (detection.relativeScore) record.extra["relative_score"] = *detection.relativeScore;
   return record;
 }
 

@@ -66,7 +66,7 @@ TEST_CASE("postprocessDetections: score, label and threshold as post_process_obj
                                  {0.0f, -5.0f}});              // exactly 0.5
   const cv::Mat boxes = floats({{0.5f, 0.5f, 0.2f, 0.4f}, {0.5f, 0.5f, 0.1f, 0.1f}, {0.25f, 0.25f, 0.1f, 0.1f},
                                 {0.75f, 0.75f, 0.1f, 0.1f}});
-  const auto found = postprocessDetections(logits, boxes, {640, 480}, {});
+  const auto found = postprocessDetections(logits, boxes, cv::Size(640, 480), {});
   REQUIRE(found.size() == 3);
   CHECK(found[0].label == 1);
   CHECK(found[0].score == Approx(0.9f));
@@ -78,13 +78,13 @@ TEST_CASE("postprocessDetections: score, label and threshold as post_process_obj
 
   DetectionOptions strict;
   strict.boxThreshold = 0.5f;  // kept only when strictly above, as `s > threshold`
-  const auto above = postprocessDetections(logits, boxes, {640, 480}, strict);
+  const auto above = postprocessDetections(logits, boxes, cv::Size(640, 480), strict);
   REQUIRE(above.size() == 2);
   CHECK(above[1].score == Approx(0.6f));
 
   DetectionOptions none;
   none.boxThreshold = 0.95f;
-  CHECK(postprocessDetections(logits, boxes, {640, 480}, none).empty());
+  CHECK(postprocessDetections(logits, boxes, cv::Size(640, 480), none).empty());
 }
 
 TEST_CASE("postprocessDetections clips boxes and drops those without area in the image", "[owlvit]") {
@@ -92,7 +92,7 @@ TEST_CASE("postprocessDetections clips boxes and drops those without area in the
   const cv::Mat boxes = floats({{0.05f, 0.5f, 0.2f, 1.2f},     // over the left, top and bottom edges
                                 {1.2f, 0.5f, 0.2f, 0.2f},      // entirely right of the image
                                 {0.5f, 0.5f, 0.004f, 0.5f}});  // 0.8 px wide
-  const auto found = postprocessDetections(logits, boxes, {200, 100}, {});
+  const auto found = postprocessDetections(logits, boxes, cv::Size(200, 100), {});
   REQUIRE(found.size() == 1);
   requireBox(found[0].box, 0, 0, 30, 100);
   requireBox(found[0].detectorBox, -10, -10, 30, 110);  // what the detector said, for the record
@@ -143,21 +143,21 @@ TEST_CASE("postprocessDetections: ties keep box order; a column range is one que
   const cv::Mat logits = floats({{1.0f, -9.0f, -9.0f}, {-9.0f, 2.0f, 1.0f}, {1.0f, -9.0f, 3.0f}});
   const cv::Mat boxes = floats({{0.2f, 0.2f, 0.1f, 0.1f}, {0.5f, 0.5f, 0.1f, 0.1f}, {0.8f, 0.8f, 0.1f, 0.1f}});
   // Queries 1..2 only: box 0 scores sigmoid(-9) there, box 1 is label 0 (query 1), box 2 label 1.
-  const auto second = postprocessDetections(logits.colRange(1, 3), boxes, {10, 10}, {});
+  const auto second = postprocessDetections(logits.colRange(1, 3), boxes, cv::Size(10, 10), {});
   REQUIRE(second.size() == 2);
   CHECK(second[0].label == 1);
   CHECK(second[0].score == Approx(1 / (1 + std::exp(-3.0))));
   CHECK(second[1].label == 0);
   // Query 0 only: boxes 0 and 2 tie at sigmoid(1); box 0 comes first.
-  const auto first = postprocessDetections(logits.colRange(0, 1), boxes, {10, 10}, {});
+  const auto first = postprocessDetections(logits.colRange(0, 1), boxes, cv::Size(10, 10), {});
   REQUIRE(first.size() == 2);
   CHECK(first[0].box.x0 == Approx(1.5));
   CHECK(first[1].box.x0 == Approx(7.5));
 }
 
 TEST_CASE("postprocessDetections rejects mismatched outputs", "[owlvit]") {
-  CHECK_THROWS_AS(postprocessDetections(floats({{1.0f}}), floats({{0.5f, 0.5f, 0.1f}}), {10, 10}, {}), Error);
-  CHECK_THROWS_AS(postprocessDetections(floats({{1.0f}, {1.0f}}), floats({{0.5f, 0.5f, 0.1f, 0.1f}}), {10, 10}, {}),
+  CHECK_THROWS_AS(postprocessDetections(floats({{1.0f}}), floats({{0.5f, 0.5f, 0.1f}}), cv::Size(10, 10), {}), Error);
+  CHECK_THROWS_AS(postprocessDetections(floats({{1.0f}, {1.0f}}), floats({{0.5f, 0.5f, 0.1f, 0.1f}}), cv::Size(10, 10), {}),
                   Error);
 }
 
@@ -227,4 +227,42 @@ TEST_CASE("tokenizeQueries packs one row per query and reports truncation", "[ow
   // Control characters pass splitQueries but tokenize to nothing.
   const std::string message = test::messageOf<UsageError>([&] { tokenizeQueries(tokenizer(), {"\x01"}, manifest); });
   CHECK(message.find("query '\x01'") == 0);
+}
+
+TEST_CASE("postprocessDetections maps OWLv2 boxes through the padded square", "[owlvit]") {
+  // A 600x400 image padded to 600x600: y scales by 600 like x, and a box in the grey padding below
+  // the image has no pixel of it (no prompt for SAM).
+  const cv::Mat logits = floats({{logit(0.9)}, {logit(0.8)}});
+  const cv::Mat boxes = floats({{0.5f, 0.5f, 0.2f, 0.2f}, {0.5f, 0.9f, 0.2f, 0.1f}});
+  const cv::Mat objectness = floats({{0.0f}, {2.0f}});
+  const auto found = postprocessDetections(logits, boxes, BoxFrame({600, 600}, {600, 400}), {}, objectness);
+  REQUIRE(found.size() == 1);
+  requireBox(found[0].box, 240, 240, 360, 360);
+  REQUIRE(found[0].objectness);
+  CHECK(*found[0].objectness == Approx(0.5));
+  CHECK_FALSE(found[0].relativeScore);
+}
+
+TEST_CASE("postprocessImageGuided keeps what post_process_image_guided_detection keeps", "[owlvit]") {
+  // Box 1 overlaps box 0 by IoU 0.6 (> 0.3): suppressed. Box 2 stands alone; box 3 scores under a
+  // tenth of the best. Relative score = (s - 0.1 m) / (0.9 m), m = best + 1e-6.
+  const cv::Mat logits = floats({{logit(0.8)}, {logit(0.7)}, {logit(0.4)}, {logit(0.05)}});
+  const cv::Mat boxes = floats({{0.2f, 0.2f, 0.2f, 0.2f},
+                                {0.25f, 0.2f, 0.2f, 0.2f},
+                                {0.7f, 0.7f, 0.2f, 0.2f},
+                                {0.7f, 0.2f, 0.1f, 0.1f}});
+  const auto found = postprocessImageGuided(logits, boxes, cv::Size(100, 100), {});
+  REQUIRE(found.size() == 2);
+  CHECK(found[0].score == Approx(0.8));
+  CHECK(*found[0].relativeScore == Approx((0.8 - 0.08) / 0.72).epsilon(1e-5));
+  CHECK(*found[1].relativeScore == Approx((0.4 - 0.08) / 0.72).epsilon(1e-5));
+  requireBox(found[1].box, 60, 60, 80, 80);
+  DetectionOptions noNms;
+  noNms.nmsIou = 1.0;
+  CHECK(postprocessImageGuided(logits, boxes, cv::Size(100, 100), noNms).size() == 3);
+  DetectionOptions strict;
+  strict.boxThreshold = 0.5f;  // scores under it are zeroed before the relative scores
+  const auto kept = postprocessImageGuided(logits, boxes, cv::Size(100, 100), strict);
+  REQUIRE(kept.size() == 1);
+  CHECK(*kept[0].relativeScore == Approx(1.0).epsilon(1e-5));
 }

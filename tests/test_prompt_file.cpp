@@ -157,7 +157,7 @@ TEST_CASE("Prompt file errors name the file and the line or entry", "[prompt_fil
   // Whole-file problems.
   CHECK(errorOf("[]", J) == "prompt file 'p.txt' has no entry");
   CHECK(errorOf("\n\n", L) == "prompt file 'p.txt' has no entry");
-  CHECK(errorOf("", C) == "prompt file 'p.txt' is empty (expected a header: image, points, labels, boxes, text)");
+  CHECK(errorOf("", C) == "prompt file 'p.txt' is empty (expected a header: image, points, labels, boxes, text, query_images, query_boxes)");
   CHECK(errorOf("image\n", C) == "prompt file 'p.txt' has no entry");
   CHECK(errorOf(R"({"image": "a.png"})", J) ==
         "prompt file 'p.txt': expected a list of entries [{\"image\": ..., ...}, ...]");
@@ -177,13 +177,13 @@ TEST_CASE("Prompt file errors name the file and the line or entry", "[prompt_fil
   CHECK(errorOf(R"([{"image": "a.png"}, 3])", J) ==
         "prompt file 'p.txt' entry 2: expected an object {\"image\": ..., ...}, got 3");
   CHECK(errorOf(R"([{"points": [[1, 2]]}])", J) ==
-        "prompt file 'p.txt' entry 1: no \"image\" (fields: image, points, labels, boxes, text)");
+        "prompt file 'p.txt' entry 1: no \"image\" (fields: image, points, labels, boxes, text, query_images, query_boxes)");
   CHECK(errorOf(R"([{"image": "  "}])", J) == "prompt file 'p.txt' entry 1: \"image\" is empty");
   CHECK(errorOf(R"([{"image": 7}])", J) == "prompt file 'p.txt' entry 1: \"image\" must be a path string, got 7");
   CHECK(errorOf(R"([{"image": "imgs/"}])", J) ==
         "prompt file 'p.txt' entry 1: \"image\" 'imgs/' names a folder, not an image file");
   CHECK(errorOf(R"([{"image": "a.png", "point": [[1, 2]]}])", J) ==
-        "prompt file 'p.txt' entry 1: unknown field \"point\" (fields: image, points, labels, boxes, text)");
+        "prompt file 'p.txt' entry 1: unknown field \"point\" (fields: image, points, labels, boxes, text, query_images, query_boxes)");
   CHECK(errorOf(R"({"image": "a.png", "points": [1, 2]})", L) ==
         "prompt file 'p.txt' line 1: \"points\" must be [[x, y], ...], got [1,2]");
   CHECK(errorOf(R"({"image": "a.png", "points": [[1, "2"]]})", L) ==
@@ -210,10 +210,10 @@ TEST_CASE("Prompt file errors name the file and the line or entry", "[prompt_fil
   // CSV.
   CHECK(errorOf("image,point\na.png,1\n", C) ==
         "prompt file 'p.txt' line 1: unknown column 'point' in the header (columns: image, points, labels, boxes, "
-        "text)");
+        "text, query_images, query_boxes)");
   CHECK(errorOf("points,labels\n\"1,2\",1\n", C) ==
         "prompt file 'p.txt' line 1: the header has no 'image' column (the first line names the columns: image, "
-        "points, labels, boxes, text)");
+        "points, labels, boxes, text, query_images, query_boxes)");
   CHECK(errorOf("image,boxes,IMAGE\n", C) == "prompt file 'p.txt' line 1: column 'image' appears twice in the header");
   CHECK(errorOf("image,points\na.png,1,2\n", C) ==
         "prompt file 'p.txt' line 2: 3 cells for 2 columns (quote cells holding commas: \"x,y;x,y\")");
@@ -226,7 +226,7 @@ TEST_CASE("Prompt file errors name the file and the line or entry", "[prompt_fil
         "prompt file 'p.txt' line 2: stray '\"' in cell 2 (quote a whole cell: \"x,y;x,y\", with \"\" for a literal "
         "quote)");
   CHECK(errorOf("image,points\n\n,\"1,2\"\n", C) ==
-        "prompt file 'p.txt' line 3: no \"image\" (fields: image, points, labels, boxes, text)");
+        "prompt file 'p.txt' line 3: no \"image\" (fields: image, points, labels, boxes, text, query_images, query_boxes)");
   CHECK(errorOf("image,points\na.png,\"1,x\"\n", C) ==
         "prompt file 'p.txt' line 2: invalid points '1,x' (expected \"x,y;x,y;...\")");
   CHECK(errorOf("image,points\na.png,\"1,2;3\"\n", C) ==

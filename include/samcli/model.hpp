@@ -36,12 +36,21 @@ std::string resolveModelDir(const std::string& dirOrName, const std::string& def
 // Reads and validates <dir>/manifest.json. Throws Error naming the file on any problem.
 SamManifest readSamManifest(const std::string& dir);
 
-// An OWL-ViT detector directory for text-sam (weights/export_owlvit.py, docs/model-format.md).
+// How a detector's input is made from the image (the Hugging Face image processor it was exported with).
+enum class DetectorPreprocessing {
+  Stretch,    // OwlViTImageProcessor: PIL bicubic to SxS, aspect not kept; boxes relative to the image
+  PadSquare,  // Owlv2ImageProcessor: pad bottom/right to a square with 0.5 grey, anti-aliased resize to
+              // SxS; boxes relative to the padded square
+};
+
+// An OWL-ViT or OWLv2 detector directory for text-sam (weights/export_owlvit.py, docs/model-format.md).
 struct OwlVitManifest {
   std::string directory;
-  std::string modelType;             // "owlvit-base-patch32", ..., "fixture"
-  int formatVersion = 0;
-  int imageSize = 768;               // side S of the square input; the image is resized to SxS
+  std::string modelType;             // "owlvit-base-patch32", "owlv2-base-patch16-ensemble", ..., "fixture"
+  int formatVersion = 0;             // 1: forward(ids, mask, pixels) only; 2: the split interface
+  DetectorPreprocessing preprocessing = DetectorPreprocessing::Stretch;
+  bool objectness = false;           // the detector has OWLv2's objectness head
+  int imageSize = 768;               // side S of the square input
   std::array<float, 3> imageMean{};  // RGB, 0..1 scale (after rescaling by 1/255)
   std::array<float, 3> imageStd{};
   int maxTextLength = 16;            // ids per query row, BOS and EOS included

@@ -5,7 +5,7 @@
 // Formats, chosen by the file's extension:
 //   .json   a list of objects: [{"image": "a.jpg", "points": [[420, 310]], "labels": [1]}, ...]
 //   .jsonl  one such object per line (blank lines skipped)
-//   .csv    a header naming the columns (image, points, labels, boxes, text; any order, only image
+//   .csv    a header naming the columns (the fields below; any order, only image
 //           required), then one row per image; lists inside a cell are ';'-separated:
 //             image,points,labels,boxes,text
 //             a.jpg,"420,310;500,200",1;0,,
@@ -19,6 +19,9 @@
 //   labels  one per point, 1 = foreground, 0 = background (default: all 1)
 //   boxes   [[x0, y0, x1, y1], ...] in pixels, any corner order
 //   text    text queries for text-sam: a string, or a list of strings (each split on commas as --text)
+//   query_images  example images for text-sam: a path or a list of paths (CSV: ';'-separated),
+//                 relative to the prompt file's folder like image
+//   query_boxes   example boxes for text-sam, cut from the image itself, as boxes
 // An image may be listed only once (give all of its prompts in one entry). Every message names the
 // file and the line (JSONL, CSV) or the entry (JSON, 1-based) it is about.
 #include <istream>
@@ -39,6 +42,8 @@ struct PromptEntry {
   std::vector<int> labels;  // one per point
   std::vector<BoxXyxy> boxes;  // corners ordered (normalizeBox)
   std::vector<std::string> texts;  // as written; text-sam splits each on commas
+  std::vector<std::string> queryImages;  // resolved paths of example images (text-sam)
+  std::vector<BoxXyxy> queryBoxes;       // example boxes in this image (text-sam), corners ordered
   std::string where;  // "prompt file 'p.jsonl' line 3" (JSON: "entry 3"), for messages
 };
 

@@ -6,6 +6,7 @@
 // predictor's pimpls); queries and results are torch-free (lib/text_sam.cpp).
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,9 +23,18 @@
 
 namespace samcli {
 
-// Queries detected together; a detection's label indexes `queries`.
+// An example of what to look for (image_guided_detection's query image): an image file, or a box
+// cut from the image searched.
+struct ExampleQuery {
+  std::string imagePath;       // "" for a box
+  std::optional<BoxXyxy> box;  // in the searched image's pixels
+};
+
+// Queries detected together; a detection's label indexes `queries`. A set is text queries, or
+// example queries (then `queries` holds their labels: the file name, or "box x0,y0,x1,y1").
 struct QuerySet {
   std::vector<std::string> queries;
+  std::vector<ExampleQuery> examples;  // one per query when the set is examples, else empty
   std::string folder;  // inside the image folder: "" (the folder itself), or "q1", "q2", ...
 };
 
@@ -38,15 +48,24 @@ struct TextSamQueries {
 // `queriesFrom` (a file, "-" = standard input) one set per non-blank line, set N in the folder "qN".
 // Throws UsageError when there is no query or one that splitQueries refuses, Error when the file
 // cannot be read.
-TextSamQueries queriesFromOptions(const std::vector<std::string>& texts, const std::string& queriesFrom);
+// With `queryImages` or `queryBoxes` (--query-image, --query-box; the caller keeps them apart from
+// --text), one set of example queries instead, images first. Throws UsageError when there is no
+// query or one that splitQueries refuses, Error when the file cannot be read.
+TextSamQueries queriesFromOptions(const std::vector<std::string>& texts, const std::string& queriesFrom,
+                                  const std::vector<std::string>& queryImages = {},
+                                  const std::vector<BoxXyxy>& queryBoxes = {});
 
-// Every prompt-file entry's queries as one query set for its image. Throws UsageError naming an
-// entry without text or with a query that splitQueries refuses.
+// Every prompt-file entry's queries as one query set for its image: its text, or its query_images
+// and query_boxes. Throws UsageError naming an entry with neither, with both, or with a query that
+// splitQueries refuses.
 TextSamQueries queriesFromPromptFile(const PromptFile& file);
+
+// The label of an example query in records and figures: the image's file name, or "box x0,y0,x1,y1".
+std::string exampleLabel(const ExampleQuery& example);
 
 // What the pipeline keeps of the detections, and what it writes besides the usual figures.
 struct TextSamOptions {
-  DetectionOptions detection;
+  DetectionOptions detection;  // for example queries, nmsIou unset means HF's 0.3
   bool overlayPerDetection = false;  // also overlay_<i>.png, one mask each
 };
 
@@ -72,9 +91,10 @@ class TextSamPipeline {
 };
 
 // The record of one detection and its single-mask SAM prediction: mask and SAM scores, the detector
-// box clipped to the image as `box` (SAM's prompt), and the extra fields "label" (the query text),
-// "label_id" (its index in `queries`), "detector_score" and "detector_box" (the box as the
-// detector predicted it, XYXY, possibly reaching past the image).
+// box clipped to the image as `box` (SAM's prompt), and the extra fields "label" (the query text or
+// example label), "label_id" (its index in `queries`), "detector_score" and "detector_box" (the box
+// as the detector predicted it, XYXY, possibly reaching past the image), plus "objectness" (OWLv2)
+// and "relative_score" (example queries: HF's image-guided score) where the detection has them.
 MaskRecord recordFromDetection(const Detection& detection, MaskPrediction& prediction,
                                const std::vector<std::string>& queries, cv::Size imageSize);
 
