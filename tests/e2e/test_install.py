@@ -33,7 +33,8 @@ class InstallTest(ToolTestCase):
         weights = os.path.join(prefix, "share", "samcli", "weights")
         for script in ("export_sam.py", "export_owlvit.py"):
             self.assertTrue(os.access(os.path.join(weights, script), os.X_OK), script)
-        for doc in ("export_common.py", "sam_image_encoder.py", "sam_prompt_decoder.py", "timm_standin.py", "README.md"):
+        for doc in ("export_common.py", "sam_image_encoder.py", "sam_prompt_decoder.py", "owl_detector.py",
+                    "timm_standin.py", "README.md"):
             self.assertTrue(os.path.isfile(os.path.join(weights, doc)), doc)
         self.assertTrue(os.path.isfile(os.path.join(prefix, "share", "doc", "samcli", "model-format.md")))
 
