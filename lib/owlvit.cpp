@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <filesystem>
+#include <utility>
 
 #include "device.hpp"
 #include "samcli/error.hpp"
@@ -47,6 +48,10 @@ struct OwlVitDetector::Impl {
   torch::Tensor pixels(const cv::Mat& rgb, BoxFrame& frame) const;
   // Runs a method, naming the file and the method when TorchScript fails.
   c10::IValue call(const std::string& method, std::vector<c10::IValue> inputs) const;
+  // Token rows start..start+count of `queries` as (input_ids, attention_mask) on the device. The
+  // text tower runs on at most kMaxQueryBatch rows at a time: its activations grow with the number
+  // of rows, and a query's result does not depend on the other queries in its pass.
+  std::pair<torch::Tensor, torch::Tensor> rows(const QueryTokens& queries, int start, int count) const;
   torch::Tensor text(const QueryTokens& queries) const;
 };
 
@@ -86,18 +91,22 @@ c10::IValue OwlVitDetector::Impl::call(const std::string& method, std::vector<c1
   }
 }
 
-// Text embeddings [Q, D], kMaxQueryBatch rows per pass: the text tower's activations grow with the
-// number of rows, and a query's embedding does not depend on the other queries in its pass.
+std::pair<torch::Tensor, torch::Tensor> OwlVitDetector::Impl::rows(const QueryTokens& queries, int start,
+                                                                    int count) const {
+  const auto slice = [&](const std::vector<int64_t>& values) {
+    const std::vector<int64_t> chunk(values.begin() + std::ptrdiff_t(start) * queries.length,
+                                     values.begin() + std::ptrdiff_t(start + count) * queries.length);
+    return torch::tensor(chunk, torch::kInt64).view({count, queries.length}).to(device);
+  };
+  return {slice(queries.inputIds), slice(queries.attentionMask)};
+}
+
+// Text embeddings [Q, D], kMaxQueryBatch rows per pass.
 torch::Tensor OwlVitDetector::Impl::text(const QueryTokens& queries) const {
   std::vector<torch::Tensor> chunks;
   for (int start = 0; start < queries.count; start += kMaxQueryBatch) {
-    const int count = std::min(kMaxQueryBatch, queries.count - start);
-    const auto rows = [&](const std::vector<int64_t>& values) {
-      const std::vector<int64_t> chunk(values.begin() + std::ptrdiff_t(start) * queries.length,
-                                       values.begin() + std::ptrdiff_t(start + count) * queries.length);
-      return torch::tensor(chunk, torch::kInt64).view({count, queries.length}).to(device);
-    };
-    chunks.push_back(call("embed_text", {rows(queries.inputIds), rows(queries.attentionMask)}).toTensor());
+    const auto [ids, mask] = rows(queries, start, std::min(kMaxQueryBatch, queries.count - start));
+    chunks.push_back(call("embed_text", {ids, mask}).toTensor());
   }
   return torch::cat(chunks, 0);
 }
@@ -137,18 +146,14 @@ DetectorOutput OwlVitDetector::detect(const cv::Mat& rgb, const QueryTokens& tex
   torch::InferenceMode guard;
   const torch::Tensor pixels = d.pixels(rgb, out.frame);
   if (d.manifest.formatVersion < 2) {
-    if (!examples.empty()) throw Error("detector '" + d.path + "' is of format 1 and takes no example images");
-    // One forward pass per chunk of queries: the boxes depend on the image only.
+    // Examples come from embedExample, which format 1 refuses. One forward pass per chunk of
+    // queries: the boxes depend on the image only.
     std::vector<torch::Tensor> logitChunks;
     torch::Tensor boxes;
     for (int start = 0; start < text.count; start += kMaxQueryBatch) {
       const int count = std::min(kMaxQueryBatch, text.count - start);
-      const auto rows = [&](const std::vector<int64_t>& values) {
-        const std::vector<int64_t> chunk(values.begin() + std::ptrdiff_t(start) * text.length,
-                                         values.begin() + std::ptrdiff_t(start + count) * text.length);
-        return torch::tensor(chunk, torch::kInt64).view({count, text.length}).to(d.device);
-      };
-      const auto result = d.call("forward", {rows(text.inputIds), rows(text.attentionMask), pixels});
+      const auto [ids, mask] = d.rows(text, start, count);
+      const auto result = d.call("forward", {ids, mask, pixels});
       if (!result.isTuple() || result.toTuple()->elements().size() != 2) {
         throw Error("detector '" + d.path + "' does not return (logits, pred_boxes)");
       }

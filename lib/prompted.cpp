@@ -26,8 +26,7 @@ void checkPromptInside(const Prompt& prompt, cv::Size size, const std::string& i
       throw Error("box is outside '" + imagePath + "' (" + dims + ")");
     }
     if (b.x1 - b.x0 < 1 || b.y1 - b.y0 < 1) {
-      throw Error("box " + formatNumber(b.x0) + "," + formatNumber(b.y0) + "," + formatNumber(b.x1) + "," +
-                  formatNumber(b.y1) + " is degenerate (needs width and height of at least 1 pixel)");
+      throw Error("box " + formatBox(b) + " is degenerate (needs width and height of at least 1 pixel)");
     }
   }
 }

@@ -73,6 +73,10 @@ std::string formatNumber(double v) {
   return s.str();
 }
 
+std::string formatBox(const BoxXyxy& box) {
+  return formatNumber(box.x0) + "," + formatNumber(box.y0) + "," + formatNumber(box.x1) + "," + formatNumber(box.y1);
+}
+
 std::string formatBytes(std::size_t bytes) {
   if (bytes >= (std::size_t(1) << 30) && bytes % (std::size_t(1) << 30) == 0) return std::to_string(bytes >> 30) + " GiB";
   if (bytes >= (std::size_t(1) << 20) && bytes % (std::size_t(1) << 20) == 0) return std::to_string(bytes >> 20) + " MiB";

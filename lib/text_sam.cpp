@@ -38,8 +38,7 @@ QuerySet querySetOf(const std::vector<std::string>& texts, const std::string& so
 
 std::string exampleLabel(const ExampleQuery& example) {
   if (!example.box) return std::filesystem::path(example.imagePath).filename().string();
-  const BoxXyxy& b = *example.box;
-  return "box " + formatNumber(b.x0) + "," + formatNumber(b.y0) + "," + formatNumber(b.x1) + "," + formatNumber(b.y1);
+  return "box " + formatBox(*example.box);
 }
 
 namespace {

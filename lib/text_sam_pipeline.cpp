@@ -11,6 +11,7 @@
 #include "samcli/error.hpp"
 #include "samcli/image_io.hpp"
 #include "samcli/log.hpp"
+#include "samcli/text_input.hpp"
 
 namespace samcli {
 namespace {
@@ -62,7 +63,7 @@ cv::Mat exampleCrop(const cv::Mat& rgb, const BoxXyxy& box, const std::string& p
   const cv::Rect r(cv::Point(int(std::floor(b.x0)), int(std::floor(b.y0))),
                    cv::Point(int(std::ceil(b.x1)), int(std::ceil(b.y1))));
   if (r.width < 1 || r.height < 1) {
-    throw Error(path + ": query box " + exampleLabel({"", box}).substr(4) + " has no pixels inside the " +
+    throw Error(path + ": query box " + formatBox(box) + " has no pixels inside the " +
                 std::to_string(rgb.cols) + "x" + std::to_string(rgb.rows) + " image");
   }
   return rgb(r).clone();

@@ -258,69 +258,64 @@ class OwlDetector(nn.Module):
         return self.classify(feats, self.embed_text(input_ids, attention_mask)), self.boxes(feats)
 
 
-# Hugging Face parameter names -> this module's, after the model prefix ("owlvit." / "owlv2.").
+# This module's parameter name prefixes -> Hugging Face's, after the model prefix ("owlvit." / "owlv2.").
 _RENAMES = [
-    ("vision_model.embeddings.class_embedding", "class_embedding"),
-    ("vision_model.embeddings.patch_embedding.", "patch_embedding."),
-    ("vision_model.embeddings.position_embedding.weight", "vision_position_embedding"),
-    ("vision_model.pre_layernorm.", "pre_layernorm."),
-    ("vision_model.encoder.layers.", "vision_layers."),
-    ("vision_model.post_layernorm.", "post_layernorm."),
-    ("text_model.embeddings.token_embedding.", "token_embedding."),
-    ("text_model.embeddings.position_embedding.weight", "text_position_embedding"),
-    ("text_model.encoder.layers.", "text_layers."),
-    ("text_model.final_layer_norm.", "final_layer_norm."),
-    ("text_projection.", "text_projection."),
+    ("class_embedding", "vision_model.embeddings.class_embedding"),
+    ("patch_embedding.", "vision_model.embeddings.patch_embedding."),
+    ("vision_position_embedding", "vision_model.embeddings.position_embedding.weight"),
+    ("pre_layernorm.", "vision_model.pre_layernorm."),
+    ("vision_layers.", "vision_model.encoder.layers."),
+    ("post_layernorm.", "vision_model.post_layernorm."),
+    ("token_embedding.", "text_model.embeddings.token_embedding."),
+    ("text_position_embedding", "text_model.embeddings.position_embedding.weight"),
+    ("text_layers.", "text_model.encoder.layers."),
+    ("final_layer_norm.", "text_model.final_layer_norm."),
 ]
-_LAYER_RENAMES = [("self_attn.", ""), ("mlp.", "")]
+# Inside a layer, Hugging Face nests the attention projections and the MLP.
+_LAYER_PARENTS = {"q_proj": "self_attn.", "k_proj": "self_attn.", "v_proj": "self_attn.", "out_proj": "self_attn.",
+                  "fc1": "mlp.", "fc2": "mlp."}
 # Parameters of the Hugging Face model that detection does not use (CLIP's image-text head).
 _UNUSED = ("visual_projection.", "logit_scale")
 
 
+def hf_name(name: str, prefix: str) -> str:
+    """The Hugging Face name of one of this module's parameters (heads and text_projection keep theirs)."""
+    for ours, theirs in _RENAMES:
+        if name.startswith(ours):
+            rest = name[len(ours):]
+            if ours.endswith("layers."):
+                index, _, leaf = rest.partition(".")
+                rest = index + "." + _LAYER_PARENTS.get(leaf.split(".")[0], "") + leaf
+            return prefix + theirs + rest
+    return name if name.startswith(("class_head.", "box_head.", "objectness_head.", "layer_norm.")) else prefix + name
+
+
+def _hf_names(model: OwlDetector, prefix: str) -> Dict[str, str]:
+    """Hugging Face name -> this module's, for the parameters the checkpoint has (OWL-ViT: no objectness head)."""
+    return {hf_name(name, prefix): name for name in model.state_dict()
+            if model.objectness_enabled or not name.startswith("objectness_head.")}
+
+
 def hf_state_dict(model: OwlDetector, prefix: str) -> Dict[str, Tensor]:
     """This module's parameters under their Hugging Face names (the stand-ins are written so)."""
-    inverse = {}
-    for name, value in model.state_dict().items():
-        if name.startswith("objectness_head.") and not model.objectness_enabled:
-            continue  # OWL-ViT has no objectness head
-        hf = None
-        for theirs, ours in _RENAMES:
-            if name.startswith(ours):
-                rest = name[len(ours):]
-                if ours.endswith("layers."):
-                    index, _, leaf = rest.partition(".")
-                    rest = index + "." + ("self_attn." if leaf.split(".")[0] in ("q_proj", "k_proj", "v_proj",
-                                                                                 "out_proj")
-                                          else "mlp." if leaf.startswith("fc") else "") + leaf
-                hf = prefix + theirs + rest
-                break
-        inverse[hf or name] = value
-    return inverse
+    own = model.state_dict()
+    return {theirs: own[ours] for theirs, ours in _hf_names(model, prefix).items()}
 
 
 def load_hf_state_dict(model: OwlDetector, state: Dict[str, Tensor], prefix: str) -> None:
     """Loads a Hugging Face OwlViTForObjectDetection / Owlv2ForObjectDetection state_dict; every
     parameter of this module must be found, and every one of theirs used or known to be unused."""
-    ours = {}
+    names = _hf_names(model, prefix)
+    ours, unexpected = {}, []
     for name, value in state.items():
-        if name.endswith("position_ids"):
+        if name.endswith("position_ids") or name[len(prefix):].startswith(_UNUSED):
             continue
-        short = name[len(prefix):] if name.startswith(prefix) else name
-        if short.startswith(_UNUSED):
-            continue
-        mapped = short
-        for theirs, mine in _RENAMES:
-            if short.startswith(theirs):
-                mapped = mine + short[len(theirs):]
-                if mine.endswith("layers."):
-                    for a, b in _LAYER_RENAMES:
-                        mapped = mapped.replace("." + a, ".", 1)
-                break
-        ours[mapped] = value
-    if not model.objectness_enabled:
-        for name, value in model.objectness_head.state_dict().items():
-            ours.setdefault("objectness_head." + name, value)
-    missing, unexpected = model.load_state_dict(ours, strict=False)
+        if name in names:
+            ours[names[name]] = value
+        else:
+            unexpected.append(name)
+    missing = [name for name in names if name not in state]
     if missing or unexpected:
         raise KeyError("state_dict does not fit the %s detector: missing %s, unexpected %s"
                        % (prefix.rstrip("."), missing[:5], unexpected[:5]))
+    model.load_state_dict(ours, strict=False)

@@ -7,6 +7,8 @@
 #include <istream>
 #include <string>
 
+#include "samcli/geometry.hpp"
+
 namespace samcli {
 
 constexpr std::size_t kMaxLineBytes = std::size_t(64) << 10;        // image lists, query sets
@@ -44,6 +46,9 @@ std::string readTextFile(const std::string& path, std::size_t maxBytes = kMaxTex
 // A number from user input as messages print it: at most 6 significant digits, "1e+308" rather
 // than 309 digits, "nan"/"inf" as such.
 std::string formatNumber(double v);
+
+// A box as messages and labels print it: "x0,y0,x1,y1", each number as formatNumber prints it.
+std::string formatBox(const BoxXyxy& box);
 
 // A byte count as "64 KiB", "16 MiB".
 std::string formatBytes(std::size_t bytes);
